@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh machine:
+#   make train   create .venv with the pinned stack if missing, then train on the embedded simulator
+#   make test    create .venv if missing, then run the whole test suite
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+CONFIG ?= config/train.yaml
+RUN ?= runs/quickstart
+ARGS ?=
+
+.PHONY: train test lint bench clean-venv
+
+$(STAMP): requirements.txt requirements-test.txt setup.py
+	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
+	  sys.exit(0 if (3, 10) <= v <= (3, 11) else \
+	  f"rl_f1_driver needs Python 3.10 or 3.11 (TensorFlow 2.15); {sys.executable} is {v[0]}.{v[1]}. Set PYTHON=python3.11")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -r requirements.txt -r requirements-test.txt
+	$(PY) -m pip install --no-deps --no-build-isolation --use-pep517 -e .
+	touch $(STAMP)
+
+train: $(STAMP)
+	$(VENV)/bin/rl-f1 train --config $(CONFIG) --out $(RUN) $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest test $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m flake8 rl_f1_driver test bench launch setup.py
+
+bench: $(STAMP)
+	$(PY) bench/bench_env.py
+
+clean-venv:
+	rm -rf $(VENV)
