@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 CONFIG ?= config/train.yaml
-RUN ?= runs/quickstart
+RUN ?=
 ARGS ?=
 
 .PHONY: train test lint bench clean-venv
@@ -21,7 +21,7 @@ $(STAMP): requirements.txt requirements-test.txt setup.py
 	touch $(STAMP)
 
 train: $(STAMP)
-	$(VENV)/bin/rl-f1 train --config $(CONFIG) --out $(RUN) $(ARGS)
+	$(VENV)/bin/rl-f1 train --config $(CONFIG) $(if $(RUN),--out $(RUN)) $(ARGS)
 
 test: $(STAMP)
 	$(PY) -m pytest test $(ARGS)

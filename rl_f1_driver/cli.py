@@ -6,16 +6,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from typing import Optional, Sequence
 
 from .errors import UserError
-
-
-def _quiet_tensorflow() -> None:
-    # TensorFlow's C++ start-up chatter hides our progress lines; warnings and errors still show.
-    os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
@@ -26,6 +20,39 @@ def _cmd_bench(args: argparse.Namespace) -> int:
                                                   args.config)), flush=True)
         return 0
     raise UserError(f'unknown benchmark {args.what!r}')
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+
+    from .config import load_config
+    overrides = {}
+    if args.track:
+        overrides['track'] = args.track
+    if args.observation:
+        overrides['env.observation'] = args.observation
+    if args.steps is not None:
+        overrides['train.steps'] = args.steps
+    if args.seed is not None:
+        overrides['seed'] = args.seed
+    for item in args.set or []:
+        key, sep, value = item.partition('=')
+        if not sep:
+            raise UserError(f'--set {item!r}: expected KEY=VALUE, e.g. train.gamma=0.9')
+        import yaml
+        overrides[key.strip()] = yaml.safe_load(value)
+    cfg = load_config(*([args.config] if args.config else []), overrides=overrides)
+    from .track import load_circuit
+    load_circuit(cfg.track)  # a bad --track fails here, before TensorFlow starts
+    out = Path(args.out) if args.out else Path('runs') / (
+        f'{Path(cfg.track).stem}-{cfg.env.observation}-s{cfg.seed}-'
+        + time.strftime('%Y%m%d-%H%M%S'))
+    from .quiet import import_tf_agents_quietly
+    import_tf_agents_quietly()
+    from .learn.trainer import train
+    report = train(cfg, out, resume=args.resume, allow_config_change=args.allow_config_change)
+    return 130 if report['stopped'] == 'interrupted' else 0
 
 
 def _cmd_circuits(args: argparse.Namespace) -> int:
@@ -51,13 +78,30 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument('--config', help='config YAML layered over config/defaults.yaml')
     b.set_defaults(func=_cmd_bench)
 
+    t = sub.add_parser('train', help='train a DQN driver (embedded simulator)')
+    t.add_argument('--config', default=None,
+                   help='YAML layered over config/defaults.yaml (e.g. config/train.yaml)')
+    t.add_argument('--out', help='run directory (default: runs/TRACK-OBS-sSEED-TIME)')
+    t.add_argument('--track', help='built-in circuit name or circuit YAML path')
+    t.add_argument('--observation', choices=['lines', 'image'])
+    t.add_argument('--steps', type=int, help='environment steps (train.steps)')
+    t.add_argument('--seed', type=int)
+    t.add_argument('--set', action='append', metavar='KEY=VALUE',
+                   help='override any config key, e.g. --set train.gamma=0.9 (repeatable)')
+    t.add_argument('--resume', action='store_true',
+                   help='continue the run in --out from its last checkpoint')
+    t.add_argument('--allow-config-change', action='store_true',
+                   help='reuse a run directory made with a different config')
+    t.set_defaults(func=_cmd_train)
+
     c = sub.add_parser('circuits', help='list the built-in circuits')
     c.set_defaults(func=_cmd_circuits)
     return p
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    _quiet_tensorflow()
+    from .quiet import quiet_tensorflow
+    quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, 'obs', 0) is None:

@@ -73,6 +73,7 @@ class EnvConfig:
     stack: int = rng(1, 16)
     max_steps: int = rng(1, 10_000_000)
     lost_frames: int = rng(1, 1000)
+    end_off_road: bool = rng()
     start: Union[str, float] = rng()
 
 

@@ -66,8 +66,17 @@ def make_env(track: Optional[str] = None, observation: Optional[str] = None,
     return env_from_config(cfg)
 
 
+def stream_seeds(seed: int, index: int) -> tuple[int, int]:
+    """Independent (simulator, environment) seeds for environment `index` (any integer)."""
+    import numpy as np
+    stream = index if index >= 0 else 2**31 - index  # evaluation envs use negative indices
+    a, b = np.random.SeedSequence([seed, stream]).generate_state(2)
+    return int(a), int(b)
+
+
 def env_from_config(cfg: Config, seed_offset: int = 0) -> F1FollowLineEnv:
+    """Environment `seed_offset` of a run: every random source derives from cfg.seed."""
     circuit = load_circuit(cfg.track)
-    sim = EmbeddedSimulator(circuit, cfg.camera, cfg.car, cfg.randomization,
-                            seed=cfg.seed * 7919 + seed_offset * 104729 + 1)
-    return F1FollowLineEnv(sim, cfg, circuit, seed=cfg.seed * 1000003 + seed_offset)
+    sim_seed, env_seed = stream_seeds(cfg.seed, seed_offset)
+    sim = EmbeddedSimulator(circuit, cfg.camera, cfg.car, cfg.randomization, seed=sim_seed)
+    return F1FollowLineEnv(sim, cfg, circuit, seed=env_seed)

@@ -7,8 +7,6 @@ ground truth (progress, deviation, laps), where the backend knows it, goes into 
 from __future__ import annotations
 
 import math
-from collections import deque
-from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
@@ -17,10 +15,11 @@ from tf_agents.specs import array_spec
 from tf_agents.trajectories import time_step as ts
 
 from ..config import Config
-from ..perception import LineDetector, LineReading
+from ..perception import LineReading
 from ..sim import Frame, Pose2D, Simulator, Twist
-from ..sim.camera import region_view, rows_view
 from ..track import Circuit, TrackTracker
+from .metrics import EpisodeStats
+from .observation import ObservationBuilder
 
 WRONG_WAY_M = 5.0  # ends an episode driven this far backwards along the line (ground truth)
 
@@ -38,38 +37,6 @@ def _time_step(step_type: np.ndarray, reward: float, discount: np.ndarray,
     return ts.TimeStep(step_type, np.asarray(reward, np.float32), discount, obs)
 
 
-@dataclass
-class EpisodeStats:
-    """Per-episode figures from ground truth (embedded simulator, Gazebo model states)."""
-    steps: int = 0
-    laps: int = 0
-    progress_m: float = 0.0
-    lap_times: list = field(default_factory=list)
-    abs_lateral_sum: float = 0.0
-    max_abs_lateral: float = 0.0
-    distance_m: float = 0.0
-    return_: float = 0.0
-    start_stamp: float = 0.0
-    last_lap_stamp: float = 0.0
-    span_s: float = 0.0
-    end_reason: str = ''
-
-    def summary(self, lap_length: float) -> dict:
-        n = max(1, self.steps)
-        return {
-            'steps': self.steps,
-            'laps_completed': self.laps,
-            'completion': min(1.0, self.progress_m / lap_length) if lap_length else 0.0,
-            'lap_time_s': self.lap_times[0] if self.lap_times else None,
-            'lap_times_s': list(self.lap_times),
-            'mean_abs_deviation_m': self.abs_lateral_sum / n,
-            'max_abs_deviation_m': self.max_abs_lateral,
-            'mean_speed_mps': self.distance_m / self.span_s if self.span_s > 0 else 0.0,
-            'return': self.return_,
-            'end_reason': self.end_reason,
-        }
-
-
 class F1FollowLineEnv(py_environment.PyEnvironment):
     def __init__(self, simulator: Simulator, config: Config, circuit: Optional[Circuit] = None,
                  seed: Optional[int] = None):
@@ -77,37 +44,23 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         self.sim = simulator
         self.config = config
         self.circuit = circuit
-        self.detector = LineDetector(config.perception)
+        self.observer = ObservationBuilder(config)
+        self.detector = self.observer.detector
         self.actions = np.asarray(config.actions, np.float32)
-        self._v_max = float(self.actions[:, 0].max())
-        self._w_max = float(max(1e-6, np.abs(self.actions[:, 1]).max()))
         self._rng = np.random.default_rng(config.seed if seed is None else seed)
         self._tracker = TrackTracker(circuit) if circuit is not None else None
-        e = config.env
-        self._mode = e.observation
-        k = len(config.perception.rows)
-        if self._mode == 'lines':
-            n = k + (2 if e.prev_action else 0)
-            self._obs_spec = array_spec.BoundedArraySpec((n,), np.float32, -1.0, 1.0,
-                                                         name='observation')
-            self.sim.request_view(rows_view(config.camera, config.perception.rows))
-        else:
-            p = config.perception
-            self._obs_spec = array_spec.BoundedArraySpec(
-                (p.mask_height, p.mask_width, e.stack), np.uint8, 0, 255, name='observation')
-            # Render at twice the mask width so the area-downsampled mask keeps thin lines.
-            self.sim.request_view(region_view(config.camera, p.mask_top, 2 * p.mask_width))
+        self._half_road = circuit.road_width / 2.0 if circuit is not None else math.inf
+        self._obs_spec = self.observer.spec()
+        self.sim.request_view(self.observer.view())
         self._action_spec = array_spec.BoundedArraySpec(
             (), np.int32, 0, len(self.actions) - 1, name='action')
-        self._last_errors = np.zeros(k, np.float32)
-        self._masks: deque = deque(maxlen=e.stack)
-        self._prev = np.zeros(2, np.float32)
         self._lost_count = 0
         self._steps = 0
         self._frame: Optional[Frame] = None
         self._reading: Optional[LineReading] = None
         self._info: dict = {}
         self.stats = EpisodeStats()
+        self.record_path = False  # keep the driven path in stats (evaluation, plots)
         self.start_fraction: Optional[float] = None
 
     # --- tf-agents API ---------------------------------------------------------------------
@@ -128,12 +81,13 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
     def _reset(self) -> ts.TimeStep:
         pose = self._start_pose()
         frame = self.sim.reset(pose)
-        self._prev[:] = 0.0
+        self.observer.reset()
         self._lost_count = 0
         self._steps = 0
-        self._last_errors[:] = 0.0
-        self._masks.clear()
-        self.stats = EpisodeStats(start_stamp=frame.stamp, last_lap_stamp=frame.stamp)
+        self.stats = EpisodeStats(
+            lap_length=self.circuit.length if self.circuit is not None else 0.0,
+            start_stamp=frame.stamp, last_lap_stamp=frame.stamp,
+            path=[] if self.record_path else None)
         if self._tracker is not None and frame.pose is not None:
             st = self._tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
             self._info = self._make_info(st, frame)
@@ -143,6 +97,11 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
     def _step(self, action) -> ts.TimeStep:
         a = int(action)
         v, w = float(self.actions[a, 0]), float(self.actions[a, 1])
+        ob = self.observer
+        w_before = ob.previous_command[1]
+        # The observation after this step carries the command being executed: with
+        # acceleration limits it says how the car is still moving.
+        ob.note_command(v, w)
         frame = self.sim.step(Twist(v, w))
         self._steps += 1
         obs = self._observe(frame)
@@ -151,18 +110,23 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         found = reading.found.tolist()
         centre = sum(1.0 - abs(e) for e, f in zip(reading.errors.tolist(), found) if f)
         centre /= len(found)
-        reward = (r.centre_weight * centre + r.speed_weight * v / self._v_max
-                  - r.zigzag_weight * abs(w - self._prev[1] * self._w_max) / self._w_max)
-        self._prev[0], self._prev[1] = v / self._v_max, w / self._w_max
+        reward = (r.centre_weight * centre + r.speed_weight * v / ob.v_max
+                  - r.zigzag_weight * abs(w - w_before) / ob.w_max)
         self._lost_count = self._lost_count + 1 if reading.lost else 0
         terminate = self._lost_count >= self.config.env.lost_frames
         reason = 'line_lost' if terminate else ''
         if terminate:
             reward -= r.lost_penalty
         st = self._track(frame)
-        if st is not None and st.progress < -WRONG_WAY_M and not terminate:
-            terminate, reason = True, 'wrong_way'
-            reward -= r.lost_penalty
+        if st is not None and not terminate:
+            # Ground truth, where the backend has it: leaving the road is a crash, and driving
+            # back along the line is not following it.
+            if self.config.env.end_off_road and abs(st.lateral) > self._half_road:
+                terminate, reason = True, 'off_road'
+            elif st.progress < -WRONG_WAY_M:
+                terminate, reason = True, 'wrong_way'
+            if terminate:
+                reward -= r.lost_penalty
         self.stats.return_ += reward
         if terminate:
             self.stats.end_reason = reason
@@ -191,40 +155,17 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
 
     def _observe(self, frame: Frame) -> np.ndarray:
         self._frame = frame
-        self._reading = reading = self.detector.detect(frame.image, frame.row_fractions)
-        if self._mode == 'lines':
-            errs = np.where(reading.found, reading.errors,
-                            np.where(self._last_errors < 0, -1.0, 1.0)).astype(np.float32)
-            self._last_errors = np.where(reading.found, reading.errors, errs).astype(np.float32)
-            if self.config.env.prev_action:
-                return np.concatenate([errs, self._prev]).astype(np.float32)
-            return errs
-        mask = self.detector.mask_observation(frame.image, frame.row_fractions)
-        if not self._masks:
-            for _ in range(self.config.env.stack):
-                self._masks.append(mask)
-        else:
-            self._masks.append(mask)
-        return np.stack(self._masks, axis=-1)
+        obs = self.observer.build(frame.image, frame.row_fractions)
+        self._reading = self.observer.reading
+        return obs
 
     def _track(self, frame: Frame):
-        if self._tracker is None or frame.pose is None:
-            return None
-        p = frame.pose
-        st = self._tracker.update(p.x, p.y, p.yaw)
-        s = self.stats
-        s.steps = self._steps
-        s.progress_m = st.progress
-        lat = abs(st.lateral)
-        s.abs_lateral_sum += lat
-        s.max_abs_lateral = max(s.max_abs_lateral, lat)
-        s.distance_m += abs(frame.speed or 0.0) * self.sim.control_period
-        s.span_s = frame.stamp - s.start_stamp
-        if st.lap_completed:
-            s.laps = st.laps
-            s.lap_times.append(frame.stamp - s.last_lap_stamp)
-            s.last_lap_stamp = frame.stamp
-        self._info = self._make_info(st, frame)
+        st = None
+        if self._tracker is not None and frame.pose is not None:
+            p = frame.pose
+            st = self._tracker.update(p.x, p.y, p.yaw)
+            self._info = self._make_info(st, frame)
+        self.stats.record(frame, st, self.sim.control_period)
         return st
 
     def _make_info(self, st, frame: Frame) -> dict:
@@ -245,7 +186,7 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         return self._reading
 
     def episode_summary(self) -> dict:
-        return self.stats.summary(self.circuit.length if self.circuit is not None else 0.0)
+        return self.stats.summary()
 
     def close(self) -> None:
         self.sim.close()

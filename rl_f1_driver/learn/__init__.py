@@ -1,0 +1,1 @@
+"""DQN training (tf-agents) on F1FollowLineEnv, evaluation, export and figures."""

@@ -1,0 +1,338 @@
+"""DQN on F1FollowLineEnv with tf-agents, readable top to bottom (after train_eval.py).
+
+Collection and learning run inside one `common.function`: a tf-agents driver steps a batch of
+environments and the agent trains on replay samples, many iterations per Python call. A plain
+Python loop of collect_step + agent.train is about 7x slower on this kind of machine.
+"""
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..config import Config, load_config, to_dict
+from ..config.loader import build
+from ..env import F1FollowLineEnv, env_from_config
+from ..errors import ConfigError
+from ..track import load_circuit
+from .run_dir import STATE_FILE, prepare_run_dir, write_json
+
+EnvFactory = Callable[[Config, int], F1FollowLineEnv]
+EVAL_INDEX = -1  # env_factory(cfg, EVAL_INDEX) builds the evaluation environment
+
+
+def evaluation_config(cfg: Config) -> Config:
+    """Greedy evaluation: from the start line, no randomisation, long enough for a lap."""
+    raw = to_dict(cfg)
+    raw['env']['start'] = 0.0
+    raw['env']['max_steps'] = cfg.train.eval_max_steps
+    raw['randomization']['enabled'] = False
+    return build(raw)
+
+
+def default_env_factory(cfg: Config, index: int) -> F1FollowLineEnv:
+    return env_from_config(cfg, seed_offset=index)
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM; the loop checks it between chunks and saves before leaving."""
+
+    def __init__(self):
+        self.signal: Optional[int] = None
+        self._old: dict = {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum, _frame):
+        if self.signal is not None:  # second Ctrl-C: leave now
+            raise KeyboardInterrupt
+        self.signal = signum
+
+    def __exit__(self, *exc):
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def train(cfg: Config, out_dir: Path, *, resume: bool = False,
+          env_factory: Optional[EnvFactory] = None,
+          on_step: Optional[Callable[[F1FollowLineEnv], None]] = None,
+          allow_config_change: bool = False,
+          log: Callable[[str], None] = lambda s: print(s, flush=True)) -> dict:
+    """Train, evaluate, checkpoint and export into `out_dir`; return the report dict.
+
+    `env_factory(cfg, i)` builds training environment i (0..num_envs-1) and, with
+    i == EVAL_INDEX, the evaluation environment. `on_step(env)` runs between training chunks.
+    """
+    import tensorflow as tf
+    from tf_agents.agents.dqn import dqn_agent
+    from tf_agents.drivers import dynamic_step_driver
+    from tf_agents.environments import batched_py_environment, tf_py_environment
+    from tf_agents.metrics import tf_metrics
+    from tf_agents.policies import random_tf_policy
+    from tf_agents.replay_buffers import tf_uniform_replay_buffer
+    from tf_agents.utils import common
+
+    from .export import export_policy
+    from .evaluation import evaluate
+    from .networks import build_q_network
+    from .plots import plot_learning_curve, plot_trajectory
+
+    t0 = time.perf_counter()
+    out_dir = Path(out_dir)
+    tc = cfg.train
+    if tc.collect_steps_per_iteration % tc.num_envs:
+        raise ConfigError(f'train.collect_steps_per_iteration ({tc.collect_steps_per_iteration})'
+                          f' must be a multiple of train.num_envs ({tc.num_envs})')
+    state = prepare_run_dir(out_dir, cfg, resume, allow_config_change)
+    factory = env_factory or default_env_factory
+    tf.random.set_seed(cfg.seed)
+
+    # --- environments ----------------------------------------------------------------------
+    py_envs = [factory(cfg, i) for i in range(tc.num_envs)]
+    batch_env = (batched_py_environment.BatchedPyEnvironment(py_envs, multithreading=False)
+                 if tc.num_envs > 1 else py_envs[0])
+    tf_env = tf_py_environment.TFPyEnvironment(batch_env)
+    eval_env = factory(evaluation_config(cfg), EVAL_INDEX)
+    shares_sim = any(eval_env.sim is e.sim for e in py_envs)
+    circuit = py_envs[0].circuit or load_circuit(cfg.track)
+
+    # --- agent -----------------------------------------------------------------------------
+    q_net = build_q_network(tf_env.observation_spec(), tf_env.action_spec(), tc,
+                            cfg.env.observation)
+    global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
+    env_steps = tf.Variable(0, dtype=tf.int64, name='env_steps')
+
+    def epsilon():
+        frac = tf.minimum(1.0, tf.cast(env_steps, tf.float32) / float(tc.epsilon_decay_steps))
+        return tc.epsilon_start + frac * (tc.epsilon_end - tc.epsilon_start)
+
+    agent_cls = dqn_agent.DdqnAgent if tc.double_dqn else dqn_agent.DqnAgent
+    agent = agent_cls(
+        tf_env.time_step_spec(), tf_env.action_spec(), q_network=q_net,
+        optimizer=tf.keras.optimizers.Adam(learning_rate=tc.learning_rate),
+        epsilon_greedy=epsilon, n_step_update=tc.n_step,
+        target_update_tau=tc.target_update_tau, target_update_period=tc.target_update_period,
+        td_errors_loss_fn=common.element_wise_huber_loss, gamma=tc.gamma,
+        gradient_clipping=tc.gradient_clip or None, train_step_counter=global_step)
+    agent.initialize()
+
+    # --- replay, drivers, metrics ----------------------------------------------------------
+    replay = tf_uniform_replay_buffer.TFUniformReplayBuffer(
+        agent.collect_data_spec, batch_size=tc.num_envs,
+        max_length=max(1, tc.replay_capacity // tc.num_envs))
+    returns = tf_metrics.AverageReturnMetric(batch_size=tc.num_envs, buffer_size=20)
+    lengths = tf_metrics.AverageEpisodeLengthMetric(batch_size=tc.num_envs, buffer_size=20)
+    episodes = tf_metrics.NumberOfEpisodes()
+
+    def count_steps(traj):
+        env_steps.assign_add(tf.cast(tf.size(traj.step_type), tf.int64))
+
+    observers = [replay.add_batch, count_steps, returns, lengths, episodes]
+    collect_driver = dynamic_step_driver.DynamicStepDriver(
+        tf_env, agent.collect_policy, observers=observers,
+        num_steps=tc.collect_steps_per_iteration)
+    random_driver = dynamic_step_driver.DynamicStepDriver(
+        tf_env, random_tf_policy.RandomTFPolicy(tf_env.time_step_spec(), tf_env.action_spec()),
+        observers=observers, num_steps=tc.num_envs)
+
+    @common.function(autograph=True)
+    def collect_random(n):
+        for _ in tf.range(n):
+            random_driver.run()
+
+    @common.function(autograph=True)
+    def train_chunk(n):
+        loss = tf.constant(0.0)
+        for _ in tf.range(n):
+            collect_driver.run()
+            experience, _ = replay.get_next(sample_batch_size=tc.batch_size,
+                                            num_steps=tc.n_step + 1)
+            loss = agent.train(experience).loss
+        return loss
+
+    greedy = common.function(agent.policy.action)
+
+    def act(observation: np.ndarray) -> int:
+        from tf_agents.trajectories import time_step as ts
+        step = ts.TimeStep(tf.constant([1], tf.int32), tf.constant([0.0]), tf.constant([1.0]),
+                           tf.constant(observation[None]))
+        return int(greedy(step).action.numpy()[0])
+
+    # --- checkpoints -----------------------------------------------------------------------
+    ckpt_items = dict(agent=agent, global_step=global_step, env_steps=env_steps,
+                      metrics=tf.train.Checkpoint(returns=returns, lengths=lengths,
+                                                  episodes=episodes))
+    if tc.checkpoint_replay_buffer:
+        ckpt_items['replay_buffer'] = replay
+    checkpointer = common.Checkpointer(ckpt_dir=str(out_dir / 'checkpoints'), max_to_keep=2,
+                                       **ckpt_items)
+    if resume:
+        checkpointer.initialize_or_restore()
+        log(f'resumed from {checkpointer.manager.latest_checkpoint} at env step '
+            f'{int(env_steps.numpy()):,}, gradient step {int(global_step.numpy()):,}')
+
+    history: list = state.get('evaluations', [])
+    train_curve: list = [tuple(x) for x in state.get('train_returns', [])]
+    first_lap = state.get('first_lap')
+    wall_before = float(state.get('train_wall_s', 0.0))
+    tb = tf.summary.create_file_writer(str(out_dir / 'tensorboard'))
+
+    def wall() -> float:
+        return wall_before + time.perf_counter() - t0
+
+    def save_state(stopped: str = '') -> None:
+        write_json(out_dir / STATE_FILE, {
+            'env_steps': int(env_steps.numpy()), 'gradient_steps': int(global_step.numpy()),
+            'train_wall_s': wall(), 'first_lap': first_lap, 'evaluations': history,
+            'train_returns': train_curve, 'stopped': stopped})
+
+    def run_evaluation() -> dict:
+        nonlocal first_lap
+        t_eval = time.perf_counter()
+        result = evaluate(eval_env, act, laps=1)
+        if shares_sim:  # one physical car (Gazebo): put it back on a training episode
+            tf_env.reset()
+        entry = {k: v for k, v in result.items() if k != 'path'}
+        entry.update(env_steps=int(env_steps.numpy()), gradient_steps=int(global_step.numpy()),
+                     wall_s=round(wall(), 2), eval_s=round(time.perf_counter() - t_eval, 2))
+        history.append(entry)
+        if result['laps_completed'] >= 1 and first_lap is None:
+            first_lap = {'time_s': entry['wall_s'], 'env_steps': entry['env_steps']}
+        with tb.as_default(step=entry['env_steps']):
+            for key in ('completion', 'return', 'mean_abs_deviation_m', 'mean_speed_mps'):
+                tf.summary.scalar(f'eval/{key}', float(entry[key] or 0.0))
+            if entry['lap_time_s'] is not None:
+                tf.summary.scalar('eval/lap_time_s', entry['lap_time_s'])
+        lap = f'{entry["lap_time_s"]:.1f} s lap' if entry['lap_time_s'] else 'no lap'
+        log(f'  eval @ {entry["env_steps"]:,}: {100 * (entry["completion"] or 0):.0f}% of lap, '
+            f'{lap}, |dev| mean {entry["mean_abs_deviation_m"]:.2f} m max '
+            f'{entry["max_abs_deviation_m"]:.2f} m, {entry["mean_speed_mps"]:.1f} m/s, '
+            f'return {entry["return"]:.1f} ({entry["end_reason"]})')
+        result['entry'] = entry
+        return result
+
+    # --- initial random collection ---------------------------------------------------------
+    per_iter = tc.collect_steps_per_iteration
+    if int(replay.num_frames().numpy()) < tc.initial_collect_steps:
+        n = math.ceil(tc.initial_collect_steps / tc.num_envs)
+        log(f'collecting {n * tc.num_envs:,} random steps on {cfg.track} '
+            f'({tc.num_envs} environment{"s" if tc.num_envs > 1 else ""}, '
+            f'{cfg.env.observation} observation)')
+        collect_random(tf.constant(n))
+        if not resume:
+            env_steps.assign(0)  # the schedule counts learning steps, as --steps does
+
+    # --- main loop -------------------------------------------------------------------------
+    stopped = 'steps_done'
+    last_result = None
+    next_eval = (int(env_steps.numpy()) // tc.eval_interval + 1) * tc.eval_interval
+    next_ckpt = (int(env_steps.numpy()) // tc.checkpoint_interval + 1) * tc.checkpoint_interval
+    next_log = (int(env_steps.numpy()) // tc.log_interval + 1) * tc.log_interval
+    window_t, window_steps, window_grads = time.perf_counter(), int(env_steps.numpy()), int(
+        global_step.numpy())
+    log(f'training {cfg.env.observation} DQN on {cfg.track} for {tc.steps:,} env steps '
+        f'-> {out_dir}')
+    with _StopFlag() as stop:
+        while True:
+            done = int(env_steps.numpy())
+            if done >= tc.steps:
+                break
+            if stop.signal is not None:
+                stopped = 'interrupted'
+                break
+            target = min(tc.steps, next_eval, next_ckpt, next_log)
+            n = max(1, math.ceil((target - done) / per_iter))
+            if on_step is not None:
+                n = min(n, 25)  # keep the callback (ROS monitoring) lively
+            loss = float(train_chunk(tf.constant(n)).numpy())
+            done = int(env_steps.numpy())
+            if on_step is not None:
+                on_step(py_envs[0])
+            if done >= next_log or done >= tc.steps:
+                now = time.perf_counter()
+                dt = max(1e-9, now - window_t)
+                sps = (done - window_steps) / dt
+                gps = (int(global_step.numpy()) - window_grads) / dt
+                window_t, window_steps, window_grads = now, done, int(global_step.numpy())
+                avg_ret, avg_len = float(returns.result()), float(lengths.result())
+                train_curve.append((done, avg_ret))
+                with tb.as_default(step=done):
+                    tf.summary.scalar('train/loss', loss)
+                    tf.summary.scalar('train/epsilon', float(epsilon()))
+                    tf.summary.scalar('train/env_steps_per_s', sps)
+                    tf.summary.scalar('train/gradient_steps_per_s', gps)
+                    tf.summary.scalar('train/average_return', avg_ret)
+                    tf.summary.scalar('train/average_episode_length', avg_len)
+                last = history[-1] if history else None
+                ev = (f' | last eval {100 * (last["completion"] or 0):.0f}% lap'
+                      if last else '')
+                log(f'[{wall():7.1f}s] step {done:>9,}/{tc.steps:,} | {sps:6.0f} env steps/s '
+                    f'{gps:5.0f} grad/s | eps {float(epsilon()):.2f} | loss {loss:.4f} | '
+                    f'return {avg_ret:7.1f} (len {avg_len:5.0f}, {int(episodes.result())} ep)'
+                    + ev)
+                next_log = (done // tc.log_interval + 1) * tc.log_interval
+            if done >= next_eval:
+                last_result = run_evaluation()
+                next_eval = (done // tc.eval_interval + 1) * tc.eval_interval
+                if tc.stop_on_lap and last_result['laps_completed'] >= 1:
+                    stopped = 'lap_driven'
+                    break
+            if done >= next_ckpt:
+                checkpointer.save(global_step=global_step)
+                save_state()
+                next_ckpt = (done // tc.checkpoint_interval + 1) * tc.checkpoint_interval
+
+    # --- wrap up: checkpoint, policy, figures, report --------------------------------------
+    checkpointer.save(global_step=global_step)
+    if stopped == 'interrupted':
+        log(f'interrupted: checkpoint saved at env step {int(env_steps.numpy()):,}; '
+            'continue with --resume')
+    if last_result is None or last_result['entry']['env_steps'] != int(env_steps.numpy()):
+        last_result = run_evaluation()
+    train_wall = wall()
+    save_state(stopped)
+    export_policy(agent.policy, out_dir / 'policy', cfg, global_step)
+    plot_learning_curve(history, train_curve, out_dir / 'learning_curve.png',
+                        title=f'DQN ({cfg.env.observation}) on {cfg.track}, seed {cfg.seed}')
+    lap = last_result['entry']
+    plot_trajectory(circuit, last_result['path'], out_dir / 'trajectory.png',
+                    title=f'{circuit.name}: greedy policy, {100 * (lap["completion"] or 0):.0f}%'
+                          f' of a lap' + (f' in {lap["lap_time_s"]:.1f} s'
+                                          if lap['lap_time_s'] else ''))
+    steps_total = int(env_steps.numpy())
+    report = {
+        'track': cfg.track, 'observation': cfg.env.observation, 'seed': cfg.seed,
+        'stopped': stopped,
+        'time_to_first_lap_s': first_lap['time_s'] if first_lap else None,
+        'env_steps_to_first_lap': first_lap['env_steps'] if first_lap else None,
+        'train_wall_s': round(train_wall, 2),
+        'env_steps': steps_total,
+        'gradient_steps': int(global_step.numpy()),
+        'steps_per_s': round(steps_total / max(1e-9, train_wall), 1),
+        'gradient_steps_per_s': round(int(global_step.numpy()) / max(1e-9, train_wall), 1),
+        'last_eval': lap,
+        'evaluations': history,
+        'policy_dir': str(out_dir / 'policy'),
+    }
+    write_json(out_dir / 'report.json', report)
+    log(f'done ({stopped}) in {train_wall:.1f} s: {steps_total:,} env steps; first lap '
+        + (f'after {first_lap["time_s"]:.1f} s / {first_lap["env_steps"]:,} env steps'
+           if first_lap else 'not yet driven')
+        + f'. Policy: {out_dir / "policy"}; report: {out_dir / "report.json"}')
+    for env in py_envs + ([] if shares_sim else [eval_env]):
+        env.close()
+    return report
+
+
+def train_from_files(config: Optional[str], overrides: dict, out_dir: Path, **kwargs) -> dict:
+    cfg = load_config(*([config] if config else []), overrides=overrides)
+    return train(cfg, out_dir, **kwargs)
