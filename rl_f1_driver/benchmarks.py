@@ -24,3 +24,42 @@ def bench_env(observation: str = 'lines', steps: int = 20000, track: str = 'simp
     return {'bench': 'env', 'observation': observation, 'track': track, 'steps': steps,
             'episodes': episodes, 'wall_s': round(wall, 3),
             'steps_per_s': round(steps / wall, 1)}
+
+
+def bench_drive(controller, frames: int = 2000, warmup: int = 50, seed: int = 0
+                ) -> dict[str, Any]:
+    """Latency from a full camera frame (BGR, configured resolution) to a Twist.
+
+    Frames are rendered beforehand along the circuit, so only perception + policy is timed.
+    """
+    from .sim.camera import full_view
+    from .sim.embedded import EmbeddedSimulator
+    from .sim.types import Pose2D
+    from .track import load_circuit
+    cfg = controller.config
+    circuit = load_circuit(cfg.track)
+    sim = EmbeddedSimulator(circuit, cfg.camera, cfg.car, seed=seed)
+    sim.request_view(full_view(cfg.camera))
+    rng = np.random.default_rng(seed)
+    images = []
+    for i in range(200):
+        x, y, yaw = circuit.pose_at(i / 200)
+        off = float(rng.uniform(-0.5, 0.5))
+        images.append(sim.reset(Pose2D(x - off * np.sin(yaw), y + off * np.cos(yaw),
+                                       yaw + float(rng.uniform(-0.1, 0.1)))).image)
+    controller.reset()
+    for i in range(warmup):
+        controller.command(images[i % len(images)])
+    times = np.empty(frames)
+    for i in range(frames):
+        img = images[i % len(images)]
+        t = time.perf_counter()
+        controller.command(img)
+        times[i] = time.perf_counter() - t
+    ms = times * 1e3
+    h, w = images[0].shape[:2]
+    return {'bench': 'drive', 'controller': type(controller).__name__,
+            'observation': cfg.env.observation, 'frame': f'{w}x{h}', 'frames': frames,
+            'p50_ms': round(float(np.percentile(ms, 50)), 3),
+            'p99_ms': round(float(np.percentile(ms, 99)), 3),
+            'max_ms': round(float(ms.max()), 3), 'mean_ms': round(float(ms.mean()), 3)}

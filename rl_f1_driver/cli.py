@@ -15,11 +15,75 @@ from .errors import UserError
 def _cmd_bench(args: argparse.Namespace) -> int:
     from . import benchmarks
     if args.what == 'env':
-        for obs in args.obs:
+        for obs in args.obs or ['lines']:
             print(json.dumps(benchmarks.bench_env(obs, args.steps, args.track, args.seed,
                                                   args.config)), flush=True)
         return 0
+    if args.what == 'drive':
+        from .drive.controller import load_controller
+        controller = load_controller(args.policy, _drive_config(args),
+                                     'pid' if args.controller == 'pid' else 'policy')
+        print(json.dumps(benchmarks.bench_drive(controller, frames=args.frames,
+                                                seed=args.seed)), flush=True)
+        return 0
     raise UserError(f'unknown benchmark {args.what!r}')
+
+
+def _drive_config(args: argparse.Namespace):
+    """Config for driving: the policy's own (it defines observations), or defaults for PID."""
+    from .config import load_config
+    overrides = {'seed': args.seed}
+    if getattr(args, 'track', None):
+        overrides['track'] = args.track
+    if getattr(args, 'randomize', False):
+        overrides['randomization.enabled'] = True
+    if args.controller == 'pid' or not args.policy:
+        return load_config(*([args.config] if args.config else []), overrides=overrides)
+    from pathlib import Path
+
+    from .config import with_overrides
+    from .drive.controller import policy_config
+    return with_overrides(policy_config(Path(args.policy)), overrides, 'command line')
+
+
+def _cmd_drive(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .drive.controller import load_controller
+    from .drive.runner import drive
+    from .learn.run_dir import write_json
+    from .track import load_circuit
+    cfg = _drive_config(args)
+    circuit = load_circuit(cfg.track)
+    kind = 'pid' if args.controller == 'pid' else 'policy'
+    controller = load_controller(args.policy, cfg, kind)
+    print(f'driving {args.laps} lap{"s" if args.laps > 1 else ""} of {circuit.name} '
+          f'({circuit.length:.0f} m) with the {kind} controller'
+          + (f' from {args.policy}' if kind == 'policy' else ''), flush=True)
+    result = drive(controller, circuit, laps=args.laps, seed=args.seed, config=cfg,
+                   video=Path(args.video) if args.video else None, max_steps=args.max_steps,
+                   progress=lambda s: print(s, flush=True))
+    path = result.pop('path')
+    report = {'track': circuit.name, 'controller': kind, 'policy': args.policy,
+              'laps_requested': args.laps, 'seed': args.seed, **result}
+    lap = report['lap_time_s']
+    print(f'{report["laps_completed"]} lap(s), {100 * report["completion"]:.0f}% of the first'
+          + (f', lap time {lap:.2f} s' if lap else '')
+          + f', |deviation| mean {report["mean_abs_deviation_m"]:.3f} m max '
+          f'{report["max_abs_deviation_m"]:.3f} m, {report["mean_speed_mps"]:.2f} m/s, '
+          f'{report["steps"]} steps ({report["end_reason"]})', flush=True)
+    if args.report:
+        write_json(Path(args.report), report)
+        print(f'report: {args.report}')
+    if args.plot:
+        from .learn.plots import plot_trajectory
+        plot_trajectory(circuit, path, Path(args.plot),
+                        title=f'{circuit.name}: {kind}, {100 * report["completion"]:.0f}% '
+                              'of a lap' + (f' in {lap:.1f} s' if lap else ''))
+        print(f'trajectory: {args.plot}')
+    if args.video:
+        print(f'video: {args.video}')
+    return 0
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -48,8 +112,6 @@ def _cmd_train(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path('runs') / (
         f'{Path(cfg.track).stem}-{cfg.env.observation}-s{cfg.seed}-'
         + time.strftime('%Y%m%d-%H%M%S'))
-    from .quiet import import_tf_agents_quietly
-    import_tf_agents_quietly()
     from .learn.trainer import train
     report = train(cfg, out, resume=args.resume, allow_config_change=args.allow_config_change)
     return 130 if report['stopped'] == 'interrupted' else 0
@@ -68,8 +130,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='rl-f1', description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest='command', required=True)
 
+    d = sub.add_parser('drive', help='drive laps with a trained policy or the PID baseline')
+    d.add_argument('--policy', help='exported policy directory (RUN/policy)')
+    d.add_argument('--controller', choices=['policy', 'pid'], default='policy')
+    d.add_argument('--config', help='config YAML for the PID controller')
+    d.add_argument('--track', help='circuit to drive (default: the one it was trained on)')
+    d.add_argument('--laps', type=int, default=1)
+    d.add_argument('--seed', type=int, default=0)
+    d.add_argument('--randomize', action='store_true', help='enable domain randomisation')
+    d.add_argument('--max-steps', type=int, help='time limit in control steps')
+    d.add_argument('--report', help='write the JSON report here')
+    d.add_argument('--video', help='write the camera view with overlay (.mp4 or .avi)')
+    d.add_argument('--plot', help='write the driven path over the circuit (.png)')
+    d.set_defaults(func=_cmd_drive)
+
     b = sub.add_parser('bench', help='print speed figures as JSON')
-    b.add_argument('what', choices=['env'], help='env: environment steps/s')
+    b.add_argument('what', choices=['env', 'drive'],
+                   help='env: environment steps/s; drive: frame-to-Twist latency')
+    b.add_argument('--policy', help='bench drive: exported policy directory')
+    b.add_argument('--controller', choices=['policy', 'pid'], default='policy')
+    b.add_argument('--frames', type=int, default=2000, help='bench drive: frames to time')
     b.add_argument('--obs', choices=['lines', 'image'], action='append',
                    help='observation mode (repeat for both; default lines)')
     b.add_argument('--steps', type=int, default=20000)
@@ -104,8 +184,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, 'obs', 0) is None:
-        args.obs = ['lines']
+    if getattr(args, 'laps', 1) < 1:
+        parser.error('--laps must be at least 1')
+    if args.command in ('train', 'drive', 'bench'):
+        from .quiet import import_tf_agents_quietly
+        import_tf_agents_quietly()
     try:
         return int(args.func(args) or 0)
     except UserError as exc:

@@ -1,8 +1,10 @@
 """Typed, validated settings loaded from config/*.yaml."""
-from .loader import build, load_config, read_yaml, save_config, to_dict
-from .schema import (CameraConfig, CarConfig, Config, EnvConfig, PerceptionConfig,
+from .loader import build, load_config, read_yaml, save_config, to_dict, with_overrides
+from .schema import (CameraConfig, CarConfig, Config, EnvConfig, PerceptionConfig, PidConfig,
                      RandomizationConfig, RewardConfig, TrainConfig)
 
-__all__ = ['build', 'load_config', 'read_yaml', 'save_config', 'to_dict', 'CameraConfig',
-           'CarConfig', 'Config', 'EnvConfig', 'PerceptionConfig', 'RandomizationConfig',
+__all__ = ['build', 'load_config', 'read_yaml', 'save_config', 'to_dict', 'with_overrides',
+           'CameraConfig',
+           'CarConfig', 'Config', 'EnvConfig', 'PerceptionConfig', 'PidConfig',
+           'RandomizationConfig',
            'RewardConfig', 'TrainConfig']

@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import re
 import typing
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
@@ -49,6 +50,8 @@ def _overlay(base: dict, top: Mapping, source: str, origins: _Origins, prefix: s
             known = ', '.join(sorted(str(k) for k in base))
             raise ConfigError(f'{source}: unknown key {path!r} (known here: {known})')
         if isinstance(base[key], dict):
+            if value is None:  # an empty section in YAML: nothing to override
+                continue
             if not isinstance(value, Mapping):
                 raise ConfigError(f'{source}: {path}: expected a mapping of settings, '
                                   f'got {value!r}')
@@ -90,6 +93,15 @@ def load_config(*files: PathLike, overrides: Optional[Mapping[str, Any]] = None)
     return build(raw, origins)
 
 
+def with_overrides(cfg: Config, overrides: Mapping[str, Any], source: str = 'override'
+                   ) -> Config:
+    """A copy of `cfg` with dotted or nested overrides applied and validated again."""
+    raw = to_dict(cfg)
+    origins: _Origins = {}
+    _overlay(raw, _expand_dotted(overrides), source, origins)
+    return build(raw, origins)
+
+
 def build(raw: Mapping[str, Any], origins: Optional[_Origins] = None) -> Config:
     origins = origins or {}
     cfg = _build_dataclass(Config, raw, '', origins)
@@ -112,10 +124,19 @@ def save_config(cfg: Config, path: PathLike) -> None:
 
 # --- type checking ---------------------------------------------------------------------------
 
-def _fail(origins: _Origins, path: str, expected: str, value: Any) -> ConfigError:
-    source = origins.get(path) or next(
-        (src for key, src in origins.items() if key.startswith(path + '.')), 'defaults.yaml')
-    return ConfigError(f'{source}: {path}: expected {expected}, got {value!r}')
+def _fail(origins: _Origins, path: str, expected: str, value: Any,
+          related: tuple = ()) -> ConfigError:
+    """Blame the file that set `path` (a list item counts as its list), else the file that
+    set a `related` key the rule compares it with, else the defaults."""
+    source = None
+    for key in (path, *related):
+        base = re.sub(r'\[\d+\]', '', key)
+        source = origins.get(key) or origins.get(base) or next(
+            (src for k, src in origins.items() if k.startswith(base + '.')), None)
+        if source:
+            break
+    return ConfigError(f'{source or "defaults.yaml"}: {path}: expected {expected}, '
+                       f'got {value!r}')
 
 
 def _is_number(v: Any) -> bool:
@@ -204,19 +225,23 @@ def _check_cross_field(cfg: Config, origins: _Origins) -> None:
     p = cfg.perception
     if p.hue_low_max >= p.hue_high_min:
         raise _fail(origins, 'perception.hue_high_min',
-                    f'a hue above perception.hue_low_max ({p.hue_low_max})', p.hue_high_min)
+                    f'a hue above perception.hue_low_max ({p.hue_low_max})', p.hue_high_min,
+                    related=('perception.hue_low_max',))
     if list(p.rows) != sorted(set(p.rows)):
         raise _fail(origins, 'perception.rows', 'distinct fractions in increasing order', p.rows)
     horizon = cfg.camera.horizon_fraction
     if p.rows[0] <= horizon:
         raise _fail(origins, 'perception.rows',
-                    f'fractions below the horizon (> {horizon:.3f} for this camera)', p.rows)
+                    f'fractions below the horizon (> {horizon:.3f} for this camera)', p.rows,
+                    related=('camera.pitch',))
     if p.mask_top < horizon - 1e-9:
         raise _fail(origins, 'perception.mask_top',
-                    f'a fraction at or below the horizon (>= {horizon:.3f})', p.mask_top)
+                    f'a fraction at or below the horizon (>= {horizon:.3f})', p.mask_top,
+                    related=('camera.pitch',))
     c = cfg.camera
     if c.clip_near >= c.clip_far:
-        raise _fail(origins, 'camera.clip_far', f'more than clip_near ({c.clip_near})', c.clip_far)
+        raise _fail(origins, 'camera.clip_far', f'more than clip_near ({c.clip_near})', c.clip_far,
+                    related=('camera.clip_near',))
     start = cfg.env.start
     if isinstance(start, str) and start != 'random':
         raise _fail(origins, 'env.start', "'random' or a lap fraction in [0, 1)", start)
@@ -227,16 +252,23 @@ def _check_cross_field(cfg: Config, origins: _Origins) -> None:
             raise _fail(origins, f'actions[{i}]',
                         f'[v, w] with 0 <= v <= car.max_linear_speed ({cfg.car.max_linear_speed})'
                         f' and |w| <= car.max_angular_speed ({cfg.car.max_angular_speed})',
-                        [v, w])
+                        [v, w], related=('car.max_linear_speed', 'car.max_angular_speed'))
     if len(set(cfg.actions)) != len(cfg.actions):
         raise _fail(origins, 'actions', 'distinct [v, w] pairs', [list(a) for a in cfg.actions])
     if max(v for v, _ in cfg.actions) <= 0.0:
         raise _fail(origins, 'actions', 'at least one action with v > 0',
                     [list(a) for a in cfg.actions])
+    if len(cfg.pid.row_weights) != len(p.rows) or sum(cfg.pid.row_weights) <= 0:
+        raise _fail(origins, 'pid.row_weights',
+                    f'{len(p.rows)} non-negative weights (one per perception row), not all 0',
+                    list(cfg.pid.row_weights), related=('perception.rows',))
+    if cfg.pid.min_speed > cfg.pid.max_speed:
+        raise _fail(origins, 'pid.min_speed', f'<= pid.max_speed ({cfg.pid.max_speed})',
+                    cfg.pid.min_speed, related=('pid.max_speed',))
     t = cfg.train
     if t.epsilon_end > t.epsilon_start:
         raise _fail(origins, 'train.epsilon_end', f'<= train.epsilon_start ({t.epsilon_start})',
-                    t.epsilon_end)
+                    t.epsilon_end, related=('train.epsilon_start',))
     for i, layer in enumerate(t.conv_layers):
         if len(layer) != 3 or min(layer) < 1:
             raise _fail(origins, f'train.conv_layers[{i}]',

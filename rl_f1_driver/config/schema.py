@@ -75,6 +75,7 @@ class EnvConfig:
     lost_frames: int = rng(1, 1000)
     end_off_road: bool = rng()
     start: Union[str, float] = rng()
+    direction: str = rng(choices=('forward', 'reverse', 'random'))
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,17 @@ class RewardConfig:
     speed_weight: float = rng(0.0, 1000.0)
     zigzag_weight: float = rng(0.0, 1000.0)
     lost_penalty: float = rng(0.0, 1e6)
+
+
+@dataclass(frozen=True)
+class PidConfig:
+    kp: float = rng(0.0, 100.0)
+    ki: float = rng(0.0, 100.0)
+    kd: float = rng(0.0, 100.0)
+    row_weights: Tuple[float, ...] = rng(0.0, 1e6, min_len=1)
+    max_speed: float = rng(0.0, 100.0)
+    min_speed: float = rng(0.0, 100.0)
+    max_turn: float = rng(0.0, 20.0)
 
 
 @dataclass(frozen=True)
@@ -135,11 +147,13 @@ class Config:
     actions: Tuple[Tuple[float, float], ...] = rng(min_len=2)
     env: EnvConfig = rng()
     reward: RewardConfig = rng()
+    pid: PidConfig = rng()
     randomization: RandomizationConfig = rng()
     train: TrainConfig = rng()
 
 
 SECTIONS = {'camera': CameraConfig, 'car': CarConfig, 'perception': PerceptionConfig,
-            'env': EnvConfig, 'reward': RewardConfig, 'randomization': RandomizationConfig,
+            'env': EnvConfig, 'reward': RewardConfig, 'pid': PidConfig,
+            'randomization': RandomizationConfig,
             'train': TrainConfig}
 ActionList = List[Tuple[float, float]]

@@ -5,7 +5,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, Optional, Union
 
-from ..config import Config, load_config
+from ..config import Config, load_config, with_overrides
 from ..config.schema import SECTIONS, EnvConfig
 from ..errors import ConfigError
 from ..sim.embedded import EmbeddedSimulator
@@ -55,12 +55,7 @@ def make_env(track: Optional[str] = None, observation: Optional[str] = None,
     if seed is not None:
         extra['seed'] = seed
     if isinstance(config, Config):
-        cfg = config
-        if extra:
-            from ..config.loader import _expand_dotted, _overlay, build, to_dict
-            raw = to_dict(cfg)
-            _overlay(raw, _expand_dotted(extra), 'override', {})
-            cfg = build(raw)
+        cfg = with_overrides(config, extra) if extra else config
     else:
         cfg = load_config(*([config] if config else []), overrides=extra)
     return env_from_config(cfg)

@@ -20,8 +20,7 @@ from ..sim import Frame, Pose2D, Simulator, Twist
 from ..track import Circuit, TrackTracker
 from .metrics import EpisodeStats
 from .observation import ObservationBuilder
-
-WRONG_WAY_M = 5.0  # ends an episode driven this far backwards along the line (ground truth)
+from .termination import Termination
 
 # ts.transition() and friends run typing-protocol isinstance checks that cost more than a whole
 # embedded simulator step; these build the same TimeStep directly.
@@ -48,13 +47,16 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         self.detector = self.observer.detector
         self.actions = np.asarray(config.actions, np.float32)
         self._rng = np.random.default_rng(config.seed if seed is None else seed)
-        self._tracker = TrackTracker(circuit) if circuit is not None else None
-        self._half_road = circuit.road_width / 2.0 if circuit is not None else math.inf
+        # One tracker per driving direction: a loop driven backwards is another circuit.
+        self._trackers = ({+1: TrackTracker(circuit), -1: TrackTracker(circuit.reversed())}
+                          if circuit is not None else {})
+        self._tracker: Optional[TrackTracker] = self._trackers.get(+1)
+        self.direction = +1
+        self._termination = Termination(config, circuit)
         self._obs_spec = self.observer.spec()
         self.sim.request_view(self.observer.view())
         self._action_spec = array_spec.BoundedArraySpec(
             (), np.int32, 0, len(self.actions) - 1, name='action')
-        self._lost_count = 0
         self._steps = 0
         self._frame: Optional[Frame] = None
         self._reading: Optional[LineReading] = None
@@ -82,7 +84,7 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         pose = self._start_pose()
         frame = self.sim.reset(pose)
         self.observer.reset()
-        self._lost_count = 0
+        self._termination.reset()
         self._steps = 0
         self.stats = EpisodeStats(
             lap_length=self.circuit.length if self.circuit is not None else 0.0,
@@ -112,23 +114,12 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         centre /= len(found)
         reward = (r.centre_weight * centre + r.speed_weight * v / ob.v_max
                   - r.zigzag_weight * abs(w - w_before) / ob.w_max)
-        self._lost_count = self._lost_count + 1 if reading.lost else 0
-        terminate = self._lost_count >= self.config.env.lost_frames
-        reason = 'line_lost' if terminate else ''
-        if terminate:
-            reward -= r.lost_penalty
         st = self._track(frame)
-        if st is not None and not terminate:
-            # Ground truth, where the backend has it: leaving the road is a crash, and driving
-            # back along the line is not following it.
-            if self.config.env.end_off_road and abs(st.lateral) > self._half_road:
-                terminate, reason = True, 'off_road'
-            elif st.progress < -WRONG_WAY_M:
-                terminate, reason = True, 'wrong_way'
-            if terminate:
-                reward -= r.lost_penalty
+        reason = self._termination.check(reading, st)
+        if reason:
+            reward -= r.lost_penalty
         self.stats.return_ += reward
-        if terminate:
+        if reason:
             self.stats.end_reason = reason
             return _time_step(_LAST, reward, _ZERO, obs)
         if self._steps >= self.config.env.max_steps:
@@ -141,10 +132,15 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
     def _start_pose(self) -> Pose2D:
         if self.circuit is None:
             return Pose2D(0.0, 0.0, 0.0)
-        start = self.config.env.start
-        frac = float(self._rng.random()) if start == 'random' else float(start)
+        e = self.config.env
+        frac = float(self._rng.random()) if e.start == 'random' else float(e.start)
+        if e.direction == 'random':
+            self.direction = 1 if self._rng.random() < 0.5 else -1
+        else:
+            self.direction = 1 if e.direction == 'forward' else -1
+        self._tracker = self._trackers[self.direction]
         self.start_fraction = frac
-        x, y, yaw = self.circuit.pose_at(frac)
+        x, y, yaw = self._tracker.circuit.pose_at(frac)
         rz = self.config.randomization
         if rz.enabled:
             off = float(self._rng.uniform(-rz.start_offset, rz.start_offset))

@@ -26,10 +26,13 @@ EnvFactory = Callable[[Config, int], F1FollowLineEnv]
 EVAL_INDEX = -1  # env_factory(cfg, EVAL_INDEX) builds the evaluation environment
 
 
-def evaluation_config(cfg: Config) -> Config:
-    """Greedy evaluation: from the start line, no randomisation, long enough for a lap."""
+def evaluation_config(cfg: Config, direction: Optional[str] = None) -> Config:
+    """Greedy evaluation: from the start line, in the circuit's direction, no randomisation,
+    with time for a lap."""
     raw = to_dict(cfg)
     raw['env']['start'] = 0.0
+    raw['env']['direction'] = direction or (
+        'forward' if cfg.env.direction == 'random' else cfg.env.direction)
     raw['env']['max_steps'] = cfg.train.eval_max_steps
     raw['randomization']['enabled'] = False
     return build(raw)
@@ -102,7 +105,10 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
                  if tc.num_envs > 1 else py_envs[0])
     tf_env = tf_py_environment.TFPyEnvironment(batch_env)
     eval_env = factory(evaluation_config(cfg), EVAL_INDEX)
-    shares_sim = any(eval_env.sim is e.sim for e in py_envs)
+    # Trained in both directions: evaluate both, and stop early only when both are driven.
+    reverse_env = (factory(evaluation_config(cfg, 'reverse'), EVAL_INDEX - 1)
+                   if cfg.env.direction == 'random' else None)
+    shares_sim = any(ev.sim is e.sim for e in py_envs for ev in (eval_env, reverse_env) if ev)
     circuit = py_envs[0].circuit or load_circuit(cfg.track)
 
     # --- agent -----------------------------------------------------------------------------
@@ -196,28 +202,39 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
             'train_returns': train_curve, 'stopped': stopped})
 
     def run_evaluation() -> dict:
+        """Greedy laps in each direction trained; the forward one is the headline figure."""
         nonlocal first_lap
         t_eval = time.perf_counter()
         result = evaluate(eval_env, act, laps=1)
+        reverse = evaluate(reverse_env, act, laps=1) if reverse_env is not None else None
         if shares_sim:  # one physical car (Gazebo): put it back on a training episode
             tf_env.reset()
         entry = {k: v for k, v in result.items() if k != 'path'}
+        if reverse is not None:
+            entry['reverse_completion'] = reverse['completion']
+            entry['reverse_lap_time_s'] = reverse['lap_time_s']
         entry.update(env_steps=int(env_steps.numpy()), gradient_steps=int(global_step.numpy()),
                      wall_s=round(wall(), 2), eval_s=round(time.perf_counter() - t_eval, 2))
         history.append(entry)
         if result['laps_completed'] >= 1 and first_lap is None:
             first_lap = {'time_s': entry['wall_s'], 'env_steps': entry['env_steps']}
         with tb.as_default(step=entry['env_steps']):
-            for key in ('completion', 'return', 'mean_abs_deviation_m', 'mean_speed_mps'):
-                tf.summary.scalar(f'eval/{key}', float(entry[key] or 0.0))
+            for key in ('completion', 'return', 'mean_abs_deviation_m', 'mean_speed_mps',
+                        'reverse_completion'):
+                if key in entry:
+                    tf.summary.scalar(f'eval/{key}', float(entry[key] or 0.0))
             if entry['lap_time_s'] is not None:
                 tf.summary.scalar('eval/lap_time_s', entry['lap_time_s'])
         lap = f'{entry["lap_time_s"]:.1f} s lap' if entry['lap_time_s'] else 'no lap'
+        rev = (f'; reverse {100 * (reverse["completion"] or 0):.0f}%'
+               if reverse is not None else '')
         log(f'  eval @ {entry["env_steps"]:,}: {100 * (entry["completion"] or 0):.0f}% of lap, '
             f'{lap}, |dev| mean {entry["mean_abs_deviation_m"]:.2f} m max '
             f'{entry["max_abs_deviation_m"]:.2f} m, {entry["mean_speed_mps"]:.1f} m/s, '
-            f'return {entry["return"]:.1f} ({entry["end_reason"]})')
+            f'return {entry["return"]:.1f} ({entry["end_reason"]}){rev}')
         result['entry'] = entry
+        result['all_laps'] = result['laps_completed'] >= 1 and (
+            reverse is None or reverse['laps_completed'] >= 1)
         return result
 
     # --- initial random collection ---------------------------------------------------------
@@ -283,7 +300,7 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
             if done >= next_eval:
                 last_result = run_evaluation()
                 next_eval = (done // tc.eval_interval + 1) * tc.eval_interval
-                if tc.stop_on_lap and last_result['laps_completed'] >= 1:
+                if tc.stop_on_lap and last_result['all_laps']:
                     stopped = 'lap_driven'
                     break
             if done >= next_ckpt:
@@ -328,7 +345,7 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
         + (f'after {first_lap["time_s"]:.1f} s / {first_lap["env_steps"]:,} env steps'
            if first_lap else 'not yet driven')
         + f'. Policy: {out_dir / "policy"}; report: {out_dir / "report.json"}')
-    for env in py_envs + ([] if shares_sim else [eval_env]):
+    for env in py_envs + ([] if shares_sim else [e for e in (eval_env, reverse_env) if e]):
         env.close()
     return report
 

@@ -48,6 +48,19 @@ class Circuit:
         dt = (np.roll(t, -1, axis=0) - np.roll(t, 1, axis=0)) / (2 * self.spacing)
         return t[:, 0] * dt[:, 1] - t[:, 1] * dt[:, 0]
 
+    def reversed(self) -> 'Circuit':
+        """The same loop driven the other way (same start point)."""
+        cached = _REVERSED.get(id(self))
+        if cached is not None and cached[0] is self:
+            return cached[1]
+        pts = np.vstack([self.points[:1], self.points[:0:-1]])
+        tan = -np.vstack([self.tangents[:1], self.tangents[:0:-1]])
+        rev = Circuit(name=self.name + ' (reversed)', control_points=self.control_points[::-1],
+                      road_width=self.road_width, line_width=self.line_width, points=pts,
+                      tangents=tan, s=self.s.copy(), length=self.length, source=self.source)
+        _REVERSED[id(self)] = (self, rev)
+        return rev
+
     def bounds(self, margin: float = 0.0) -> tuple[float, float, float, float]:
         lo = self.points.min(axis=0) - margin
         hi = self.points.max(axis=0) + margin
@@ -61,7 +74,7 @@ def builtin_names() -> List[str]:
 def resolve_track(track: Union[str, Path]) -> Path:
     """A built-in name or a path to a YAML file."""
     p = Path(track)
-    if p.suffix in ('.yaml', '.yml') or p.is_file():
+    if p.suffix in ('.yaml', '.yml') or p.is_file() or len(p.parts) > 1:
         if not p.is_file():
             raise CircuitError(f'{p}: circuit file not found')
         return p
@@ -73,6 +86,7 @@ def resolve_track(track: Union[str, Path]) -> Path:
 
 
 _CACHE: dict = {}
+_REVERSED: dict = {}
 
 
 def load_circuit(track: Union[str, Path]) -> Circuit:

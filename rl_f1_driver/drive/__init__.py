@@ -1,0 +1,1 @@
+"""Driving with a trained policy or the PID baseline, from camera frames."""

@@ -1,0 +1,107 @@
+"""Drive laps on the embedded simulator with any controller; report and video."""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+
+from ..config import Config
+from ..env.metrics import EpisodeStats
+from ..env.termination import Termination
+from ..perception import draw_overlay
+from ..sim.embedded import EmbeddedSimulator
+from ..sim.types import ZERO_TWIST, Pose2D
+from ..track import Circuit, TrackTracker
+from .controller import Controller
+
+
+def default_max_steps(circuit: Circuit, laps: int, dt: float) -> int:
+    """Generous time limit: every lap at an average of 1 m/s."""
+    return int(math.ceil(laps * circuit.length / 1.0 / dt)) + 100
+
+
+def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0,
+          start: float = 0.0, video: Optional[Path] = None, max_steps: Optional[int] = None,
+          config: Optional[Config] = None,
+          progress: Optional[Callable[[str], None]] = None) -> dict:
+    """Drive from `start` (lap fraction) until `laps` laps, a crash, a lost line or time-out."""
+    cfg = config or controller.config
+    sim = EmbeddedSimulator(circuit, cfg.camera, cfg.car, cfg.randomization, seed=seed)
+    dt = sim.control_period
+    max_steps = max_steps or default_max_steps(circuit, laps, dt)
+    writer = _VideoWriter(video, cfg.camera.rate_hz) if video else None
+    sim.request_view(None if writer else controller.view())
+    tracker = TrackTracker(circuit)
+    rules = Termination(cfg, circuit)
+    x, y, yaw = circuit.pose_at(start)
+    frame = sim.reset(Pose2D(x, y, yaw))
+    controller.reset()
+    tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
+    stats = EpisodeStats(lap_length=circuit.length, start_stamp=frame.stamp,
+                         last_lap_stamp=frame.stamp, path=[])
+    t0 = time.perf_counter()
+    next_report = 5.0
+    try:
+        while True:
+            cmd = controller.command(frame.image, frame.row_fractions, dt)
+            if writer:
+                writer.write(draw_overlay(
+                    frame.image, controller.detector, controller.last_reading,
+                    (cmd.linear_x, cmd.angular_z),
+                    text=f'{circuit.name}  lap {stats.laps + 1}/{laps}  '
+                         f'{100 * max(0.0, stats.progress_m) / circuit.length:5.1f}%  '
+                         f't {frame.stamp:6.2f} s'))
+            frame = sim.step(cmd)
+            st = tracker.update(frame.pose.x, frame.pose.y, frame.pose.yaw)
+            stats.record(frame, st, dt)
+            reason = rules.check(controller.last_reading, st) if controller.last_reading else ''
+            if stats.laps >= laps:
+                reason = 'laps_done'
+            elif not reason and stats.steps >= max_steps:
+                reason = 'max_steps'
+            if reason:
+                stats.end_reason = reason
+                break
+            if progress and time.perf_counter() - t0 > next_report:
+                next_report += 5.0
+                progress(f'  {stats.steps:,} steps, lap {stats.laps + 1}, '
+                         f'{100 * max(0.0, stats.progress_m) / circuit.length:.0f}% of a lap')
+        sim.step(ZERO_TWIST)
+    finally:
+        if writer:
+            writer.close()
+        sim.close()
+    summary = stats.summary()
+    summary['completion'] = (1.0 if stats.laps >= 1
+                             else min(1.0, max(0.0, stats.progress_m) / circuit.length))
+    summary['path'] = stats.path
+    summary['wall_s'] = round(time.perf_counter() - t0, 3)
+    return summary
+
+
+class _VideoWriter:
+    def __init__(self, path: Path, fps: float):
+        import cv2
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._cv2 = cv2
+        self._fps = fps
+        self._writer = None
+
+    def write(self, image: np.ndarray) -> None:
+        if self._writer is None:
+            h, w = image.shape[:2]
+            fourcc = self._cv2.VideoWriter_fourcc(*('mp4v' if self.path.suffix == '.mp4'
+                                                    else 'MJPG'))
+            self._writer = self._cv2.VideoWriter(str(self.path), fourcc, self._fps, (w, h))
+            if not self._writer.isOpened():
+                from ..errors import UserError
+                raise UserError(f'{self.path}: cannot write video (use .mp4 or .avi)')
+        self._writer.write(image)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.release()
