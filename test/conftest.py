@@ -1,0 +1,41 @@
+"""Shared fixtures for the rl_f1_driver tests (no ROS needed for these)."""
+import os
+
+# Before anything imports TensorFlow (tf-agents does): keep its C++ start-up chatter out.
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import yaml  # noqa: E402
+
+FIXTURES = Path(__file__).resolve().parent / 'fixtures'
+STRAIGHT_OVAL = FIXTURES / 'straight_oval.yaml'
+
+
+def write_yaml(folder: Path, name: str, data) -> Path:
+    """Write `data` (or raw text when a str) to folder/name and return the path."""
+    path = Path(folder) / name
+    text = data if isinstance(data, str) else yaml.safe_dump(data, sort_keys=False)
+    path.write_text(text, encoding='utf-8')
+    return path
+
+
+@pytest.fixture(scope='session')
+def cfg():
+    """The defaults, typed."""
+    from rl_f1_driver.config import load_config
+    return load_config()
+
+
+@pytest.fixture(scope='session')
+def straight_oval():
+    """Stadium circuit whose straights are straight to < 0.1 mm in the middle (fixture file)."""
+    from rl_f1_driver.track import load_circuit
+    return load_circuit(STRAIGHT_OVAL)
+
+
+@pytest.fixture(scope='session')
+def simple_circuit():
+    from rl_f1_driver.track import load_circuit
+    return load_circuit('simple')
