@@ -39,3 +39,12 @@ def straight_oval():
 def simple_circuit():
     from rl_f1_driver.track import load_circuit
     return load_circuit('simple')
+
+
+@pytest.fixture(scope='session')
+def trained_run(tmp_path_factory):
+    """(run dir, report, log lines) of one short lines-observation training run."""
+    from train_helpers import run_training
+    out = tmp_path_factory.mktemp('runs') / 'short'
+    report, lines = run_training(out)
+    return out, report, lines

@@ -55,18 +55,22 @@ class PolicyController(Controller):
         self._observer = ObservationBuilder(self.config)
         self.detector = self._observer.detector
         self._actions = np.asarray(self.config.actions, np.float32)
-        self._policy, self._action = _load_saved_policy(self.policy_dir)
         self._check_specs()
+        self._policy, self._action = _load_saved_policy(self.policy_dir)
 
     def _check_specs(self) -> None:
+        """The SavedModel's own specs (policy_specs.pbtxt) must match the description."""
+        from tf_agents.specs import tensor_spec
         spec = self._observer.spec()
+        specs_file = self.policy_dir / 'policy_specs.pbtxt'
         try:
-            obs_spec = self._policy.time_step_spec.observation
-            act_spec = self._policy.action_spec
-            shape, n_actions = tuple(obs_spec.shape), int(act_spec.maximum) + 1
-        except AttributeError:
-            shape, n_actions = None, None
-        if shape is not None and (shape != spec.shape or n_actions != len(self._actions)):
+            data_spec = tensor_spec.from_pbtxt_file(str(specs_file))['collect_data_spec']
+            shape = tuple(data_spec.observation.shape)
+            n_actions = int(data_spec.action.maximum) + 1
+        except Exception as exc:  # noqa: BLE001 - missing file, bad proto, other structure
+            raise UserError(f'{specs_file}: cannot read the policy specs ({type(exc).__name__})'
+                            ) from None
+        if shape != spec.shape or n_actions != len(self._actions):
             raise UserError(
                 f'{self.policy_dir}: the SavedModel expects observations {shape} and '
                 f'{n_actions} actions, but {POLICY_META} describes {spec.shape} and '

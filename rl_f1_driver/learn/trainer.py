@@ -140,7 +140,9 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     episodes = tf_metrics.NumberOfEpisodes()
 
     def count_steps(traj):
-        env_steps.assign_add(tf.cast(tf.size(traj.step_type), tf.int64))
+        # Boundary transitions are auto-resets, not driving: the driver does not count them
+        # towards its num_steps either.
+        env_steps.assign_add(tf.reduce_sum(tf.cast(~traj.is_boundary(), tf.int64)))
 
     observers = [replay.add_batch, count_steps, returns, lengths, episodes]
     collect_driver = dynamic_step_driver.DynamicStepDriver(
@@ -241,12 +243,11 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     per_iter = tc.collect_steps_per_iteration
     if int(replay.num_frames().numpy()) < tc.initial_collect_steps:
         n = math.ceil(tc.initial_collect_steps / tc.num_envs)
-        log(f'collecting {n * tc.num_envs:,} random steps on {cfg.track} '
+        log(f'{"refilling the replay buffer with" if resume else "collecting"} '
+            f'{n * tc.num_envs:,} random steps on {cfg.track} '
             f'({tc.num_envs} environment{"s" if tc.num_envs > 1 else ""}, '
             f'{cfg.env.observation} observation)')
-        collect_random(tf.constant(n))
-        if not resume:
-            env_steps.assign(0)  # the schedule counts learning steps, as --steps does
+        collect_random(tf.constant(n))  # counted: env_steps is every interaction
 
     # --- main loop -------------------------------------------------------------------------
     stopped = 'steps_done'

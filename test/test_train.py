@@ -1,0 +1,182 @@
+"""rl-f1 train: run directory contents, report, resume, interruption, reproducibility, errors."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+import yaml
+
+from conftest import write_yaml
+from rl_f1_driver.errors import ConfigError, UserError
+from train_helpers import SHORT, run_training, short_config
+
+REPORT_KEYS = {'time_to_first_lap_s', 'env_steps_to_first_lap', 'train_wall_s', 'env_steps',
+               'steps_per_s', 'gradient_steps', 'gradient_steps_per_s', 'last_eval',
+               'evaluations', 'stopped'}
+EVAL_KEYS = {'completion', 'lap_time_s', 'mean_abs_deviation_m', 'max_abs_deviation_m',
+             'mean_speed_mps', 'return', 'steps', 'laps_completed'}
+
+
+def test_short_run_leaves_a_complete_run_directory(trained_run):
+    out, report, _ = trained_run
+    assert REPORT_KEYS <= set(report)
+    assert EVAL_KEYS <= set(report['last_eval'])
+    assert report == json.loads((out / 'report.json').read_text())
+    assert report['env_steps'] >= SHORT['train.steps']
+    assert report['stopped'] == 'steps_done'
+    # One evaluation per interval, the last one at the end of training. (A chunk of training
+    # can overshoot its target: an iteration collects one more batch step when an episode
+    # resets, and resets are not counted as driving.)
+    steps = [e['env_steps'] for e in report['evaluations']]
+    assert len(steps) == 2 and 300 <= steps[0] < 600 <= steps[1] == report['env_steps']
+    assert (out / 'policy' / 'saved_model.pb').is_file()
+    meta = yaml.safe_load((out / 'policy' / 'rl_f1_driver.yaml').read_text())
+    assert meta['config']['env']['observation'] == 'lines'
+    assert meta['config']['actions'] == [list(a) for a in short_config().actions]
+    assert any(p.name.endswith('.index') for p in (out / 'checkpoints').iterdir())
+    assert yaml.safe_load((out / 'config.yaml').read_text())['train']['steps'] == 600
+    for png in ('learning_curve.png', 'trajectory.png'):
+        image = cv2.imread(str(out / png))
+        assert image is not None and image.shape[0] > 200 and image.shape[1] > 200
+    assert any(p.name.startswith('events.out.tfevents') for p in (out / 'tensorboard').iterdir())
+
+
+def test_progress_lines_show_speed_epsilon_loss_and_evaluations(trained_run):
+    _, _, lines = trained_run
+    progress = [line for line in lines if 'env steps/s' in line]
+    assert len(progress) >= 2
+    assert all('eps ' in line and 'loss ' in line and 'return ' in line for line in progress)
+    assert sum('eval @' in line for line in lines) == 2
+
+
+def test_first_lap_fields_are_null_or_consistent(trained_run):
+    _, report, _ = trained_run
+    laps = [e for e in report['evaluations'] if e['laps_completed'] >= 1]
+    if laps:
+        assert report['env_steps_to_first_lap'] == laps[0]['env_steps']
+        assert report['time_to_first_lap_s'] == laps[0]['wall_s']
+    else:
+        assert report['env_steps_to_first_lap'] is None
+        assert report['time_to_first_lap_s'] is None
+
+
+def test_same_seed_reproduces_the_run_and_another_seed_does_not(trained_run, tmp_path):
+    _, report, _ = trained_run
+    again, _ = run_training(tmp_path / 'again')
+    returns = [e['return'] for e in report['evaluations']]
+    assert [e['return'] for e in again['evaluations']] == returns
+    assert again['gradient_steps'] == report['gradient_steps']
+    other, _ = run_training(tmp_path / 'other', short_config(seed=7))
+    assert [e['return'] for e in other['evaluations']] != returns
+
+
+def test_resume_continues_the_step_counter_and_history(trained_run, tmp_path):
+    out, report, _ = trained_run
+    copy = tmp_path / 'resumed'
+    shutil.copytree(out, copy)
+    more, lines = run_training(copy, short_config(**{'train.steps': 900}), resume=True)
+    assert any(line.startswith('resumed from') and f'{report["env_steps"]:,}' in line
+               for line in lines)
+    assert more['env_steps'] >= 900
+    # The replay buffer is not checkpointed, so resuming refills it with random steps (they
+    # count as env steps); then each iteration trains once on at least
+    # collect_steps_per_iteration new env steps.
+    assert any(line.startswith('refilling the replay buffer') for line in lines)
+    t = short_config().train
+    iterations = more['gradient_steps'] - report['gradient_steps']
+    collected = more['env_steps'] - report['env_steps']
+    assert iterations > 0
+    assert collected >= t.initial_collect_steps + t.collect_steps_per_iteration * iterations
+    steps = [e['env_steps'] for e in more['evaluations']]
+    assert steps[:2] == [e['env_steps'] for e in report['evaluations']]
+    assert steps == sorted(steps) and steps[-1] >= 900
+
+
+def test_a_run_directory_belongs_to_its_config(trained_run, tmp_path):
+    out, _, _ = trained_run
+    copy = tmp_path / 'run'
+    shutil.copytree(out, copy)
+    with pytest.raises(UserError, match=r'train\.gamma.*--allow-config-change'):
+        run_training(copy, short_config(**{'train.gamma': 0.5}))
+    with pytest.raises(UserError, match='--resume'):
+        run_training(copy)
+    with pytest.raises(UserError, match='nothing to resume'):
+        run_training(tmp_path / 'empty', resume=True)
+    # Nothing in the refused directory was touched.
+    assert yaml.safe_load((copy / 'config.yaml').read_text())['train']['gamma'] != 0.5
+
+
+def test_collect_steps_must_fill_every_environment(tmp_path):
+    cfg = short_config(**{'train.num_envs': 4, 'train.collect_steps_per_iteration': 6})
+    with pytest.raises(ConfigError, match='multiple of train.num_envs'):
+        run_training(tmp_path / 'x', cfg)
+
+
+def test_bad_train_config_is_one_line_error(tmp_path, capsys):
+    from rl_f1_driver import cli
+    bad = write_yaml(tmp_path, 'bad.yaml', {'train': {'gamma': 2}})
+    rc = cli.main(['train', '--config', str(bad), '--out', str(tmp_path / 'o')])
+    err = capsys.readouterr().err
+    assert rc == 2 and f'{bad}: train.gamma' in err and 'Traceback' not in err
+    rc = cli.main(['train', '--set', 'train.gamma', '--out', str(tmp_path / 'o')])
+    assert rc == 2 and 'KEY=VALUE' in capsys.readouterr().err
+    assert not (tmp_path / 'o').exists()
+
+
+def _wait_for_line(proc, needle, limit=400):
+    seen = []
+    for _ in range(limit):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        if needle in line:
+            return seen
+    raise AssertionError(f'{needle!r} never printed:\n' + ''.join(seen))
+
+
+def test_sigint_saves_a_checkpoint_that_resumes(tmp_path):
+    cfg = write_yaml(tmp_path, 'cfg.yaml', {
+        'train': {'steps': 200000, 'initial_collect_steps': 200, 'log_interval': 100,
+                  'eval_interval': 100000, 'checkpoint_interval': 100000,
+                  'fc_layers': [16], 'stop_on_lap': False}})
+    out = tmp_path / 'run'
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen([sys.executable, '-m', 'rl_f1_driver', 'train', '--config',
+                             str(cfg), '--out', str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        _wait_for_line(proc, 'env steps/s')  # training is under way
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, rest
+    assert 'interrupted: checkpoint saved' in rest
+    report = json.loads((out / 'report.json').read_text())
+    assert report['stopped'] == 'interrupted' and report['env_steps'] < 200000
+    assert (out / 'policy' / 'saved_model.pb').is_file()
+    from rl_f1_driver.config import load_config
+    # The replay buffer is not checkpointed: resuming refills it (200 random steps), then
+    # learns for the rest of the budget.
+    resumed_cfg = load_config(cfg, overrides={'train.steps': report['env_steps'] + 400})
+    more, lines = run_training(out, resumed_cfg, resume=True)
+    assert any(line.startswith('resumed from') for line in lines)
+    assert more['env_steps'] >= report['env_steps'] + 400
+    assert more['gradient_steps'] > report['gradient_steps']
+
+
+def test_image_observation_trains_a_convolutional_network(tmp_path):
+    cfg = short_config(**{'env.observation': 'image', 'train.steps': 200,
+                          'train.eval_interval': 200, 'train.conv_layers': [[4, 5, 4]]})
+    report, _ = run_training(tmp_path / 'img', cfg)
+    assert report['observation'] == 'image' and report['env_steps'] >= 200
+    meta = yaml.safe_load((tmp_path / 'img' / 'policy' / 'rl_f1_driver.yaml').read_text())
+    assert meta['config']['env']['observation'] == 'image'
+    assert Path(tmp_path / 'img' / 'trajectory.png').is_file()
