@@ -176,6 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = sub.add_parser('circuits', help='list the built-in circuits')
     c.set_defaults(func=_cmd_circuits)
+
+    from .gazebo.cli import register as register_worlds
+    register_worlds(sub)  # rl-f1 worlds: Gazebo worlds generated from the circuit files
     return p
 
 

@@ -1,0 +1,149 @@
+"""drive_node: camera image in, Twist out, at camera rate, with a stop watchdog.
+
+camera frame -> controller (exported DQN policy or PID baseline) -> Twist on cmd_vel, plus
+the perception overlay and the driven path for rviz. When frames stop for longer than
+`frame_timeout` the watchdog sends a zero Twist (the drive plugin would otherwise keep the
+last command and the car drive off), and a zero Twist is sent on shutdown.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Dict, Optional
+
+import rclpy
+from geometry_msgs.msg import Twist as TwistMsg
+from nav_msgs.msg import Odometry, Path as PathMsg
+from sensor_msgs.msg import Image
+
+from ..config import Config, load_config
+from ..errors import UserError
+from ..perception import LineDetector, draw_overlay
+from ..sim.types import ZERO_TWIST, Twist
+from . import conversions as cv
+from . import params
+from .node_util import (CAMERA_QOS, COMMAND_QOS, MONITOR_QOS, STATE_QOS, ImageDecoder,
+                        image_msg, path_msg, run_node, steady_timer, twist_msg, warn)
+from .path_trace import PathTrace
+from .watchdog import Watchdog
+
+PATH_PERIOD = 0.5  # s between path messages (a long path is a big message)
+
+
+class DriveNode:
+    """The driving logic on a node.
+
+    `controller` is a drive.controller.Controller: reset(), command(bgr, dt=...),
+    last_reading, detector.
+    """
+
+    def __init__(self, node: Any, p: Dict[str, Any], controller: Any,
+                 detector: Optional[LineDetector] = None, watchdog: Optional[Watchdog] = None):
+        self.node = node
+        self.p = p
+        self.controller = controller
+        self.detector = detector or controller.detector
+        self.decode = ImageDecoder(p['use_cv_bridge'])
+        self.watchdog = watchdog or Watchdog(p['frame_timeout'], repeat=p['stop_repeat'])
+        self.trace = PathTrace(p['path_max_points'], p['path_min_spacing'])
+        self.frames = 0
+        self.last_twist: Twist = ZERO_TWIST
+        self._last_stamp: Optional[float] = None
+        self.cmd_pub = node.create_publisher(TwistMsg, p['cmd_vel_topic'], COMMAND_QOS)
+        self.overlay_pub = node.create_publisher(Image, p['overlay_topic'], MONITOR_QOS)
+        self.path_pub = node.create_publisher(PathMsg, p['path_topic'], MONITOR_QOS)
+        node.create_subscription(Image, p['camera_topic'], self.on_image, CAMERA_QOS)
+        node.create_subscription(Odometry, p['odom_topic'], self.on_odom, STATE_QOS)
+        self.watchdog_timer = steady_timer(node, p['watchdog_period'], self.check_watchdog)
+        self.path_timer = steady_timer(node, PATH_PERIOD, self.publish_path)
+        controller.reset()
+        node.get_logger().info(f'driving from {p["camera_topic"]} to {p["cmd_vel_topic"]} '
+                               f'with the {p["controller"]} controller (cv_bridge: '
+                               f'{"yes" if self.decode.uses_cv_bridge else "no"})')
+
+    def publish(self, twist: Twist) -> None:
+        self.last_twist = twist
+        self.cmd_pub.publish(twist_msg(twist))
+
+    def on_image(self, msg: Image) -> None:
+        self.watchdog.feed()
+        stamp = cv.stamp_to_seconds(msg.header.stamp)
+        # Time between frames for the PID's derivative; None (the configured camera period)
+        # for the first frame or a stamp jump (simulation reset, dropped frames).
+        dt = None
+        if self._last_stamp is not None and 0.0 < stamp - self._last_stamp < 1.0:
+            dt = stamp - self._last_stamp
+        self._last_stamp = stamp
+        try:
+            bgr = self.decode(msg)
+            twist = self.controller.command(bgr, dt=dt)
+        except Exception as exc:  # noqa: BLE001 - a bad frame must stop the car, not the node
+            self.node.get_logger().error(f'no command for this frame ({exc}): stopping',
+                                         throttle_duration_sec=2.0)
+            self.publish(ZERO_TWIST)
+            return
+        self.publish(twist)
+        self.frames += 1
+        if self.p['publish_overlay'] and self.frames % self.p['overlay_every'] == 0:
+            overlay = draw_overlay(bgr, self.detector, self.controller.last_reading,
+                                   (twist.linear_x, twist.angular_z),
+                                   f'{self.p["controller"]}  frame {self.frames}')
+            self.overlay_pub.publish(image_msg(overlay, msg.header.stamp,
+                                               msg.header.frame_id))
+
+    def on_odom(self, msg: Odometry) -> None:
+        stamp, pose, _ = cv.odometry_state(msg)
+        self.trace.add(stamp, pose)
+
+    def publish_path(self) -> None:
+        if len(self.trace):
+            self.path_pub.publish(path_msg(self.trace.poses(), self.p['odom_frame'],
+                                           self.node.get_clock().now().to_msg()))
+
+    def check_watchdog(self) -> None:
+        if self.watchdog.due():
+            warn(self.node.get_logger(),
+                 f'no camera frame for {self.watchdog.silence():.2f} s on '
+                 f'{self.p["camera_topic"]}: stopping the car')
+            self.publish(ZERO_TWIST)
+
+    def stop(self) -> None:
+        """Zero Twist on shutdown (while the context still works)."""
+        if rclpy.ok():
+            self.publish(ZERO_TWIST)
+
+
+def driving_config(p: Dict[str, Any]) -> Optional[Config]:
+    """The config file given, else None: a policy brings the config it was trained with
+    (load_controller checks a given one against it), the PID uses the defaults."""
+    files = params.split_config_files(p['config_file'])
+    return load_config(*files) if files else None
+
+
+def _main(args: Optional[list]) -> int:
+    node = rclpy.create_node('drive_node')
+    drive = None
+    try:
+        p = params.declare_node_parameters(node, 'drive_node')
+        cfg = driving_config(p)
+        # Imported here: the driver package is optional for the rest of the ROS layer.
+        from ..drive.controller import load_controller
+        controller = load_controller(p['policy_dir'] or None, cfg, p['controller'])
+        drive = DriveNode(node, p, controller)
+    except UserError as exc:
+        node.get_logger().error(str(exc))
+        node.destroy_node()
+        return 2
+    try:
+        rclpy.spin(node)
+    finally:
+        drive.stop()
+        node.destroy_node()
+    return 0  # Ctrl-C: a normal end of driving
+
+
+def main(args: Optional[list] = None) -> int:
+    return run_node(_main, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,171 @@
+"""rclpy helpers shared by the nodes: QoS, a background executor, message builders.
+
+Imports rclpy and message packages: used only by node modules.
+"""
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Iterable, Optional, Tuple
+
+import numpy as np
+import rclpy
+from geometry_msgs.msg import PoseStamped
+from geometry_msgs.msg import Twist as TwistMsg
+from nav_msgs.msg import Path
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
+                       qos_profile_sensor_data)
+from sensor_msgs.msg import Image
+
+from ..sim.types import Pose2D, Twist
+from . import conversions as cv
+
+try:  # Humble has it; keep working where it does not
+    from rclpy.executors import ExternalShutdownException
+except ImportError:  # pragma: no cover
+    ExternalShutdownException = RuntimeError
+
+# Camera: best effort (reads Gazebo's reliable publisher too), keep only the newest frame,
+# so a slow consumer never works through a backlog of old images.
+CAMERA_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                        reliability=qos_profile_sensor_data.reliability,
+                        durability=qos_profile_sensor_data.durability)
+# Ground truth arrives faster than frames; a few are kept to match stamps.
+STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                       reliability=ReliabilityPolicy.BEST_EFFORT,
+                       durability=DurabilityPolicy.VOLATILE)
+# Commands must not be dropped (the drive plugins subscribe reliable, depth 1).
+COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+# Monitoring (overlay, path, stats): reliable like rviz's default subscriptions.
+MONITOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                         reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.VOLATILE)
+
+
+def steady_timer(node: Any, period: float, callback: Callable[[], None]) -> Any:
+    """A timer on the wall clock, also under use_sim_time: it must fire when the simulation
+    (and so /clock) has stopped, and sim_node makes the simulation clock itself."""
+    from rclpy.clock import Clock, ClockType
+    return node.create_timer(period, callback, clock=Clock(clock_type=ClockType.STEADY_TIME))
+
+
+def warn(logger: Any, message: str) -> None:
+    (getattr(logger, 'warning', None) or logger.warn)(message)
+
+
+class BackgroundSpinner:
+    """Runs a node's callbacks on a daemon thread, so the caller may block (train, step)."""
+
+    def __init__(self, node: Any):
+        self.node = node
+        self.executor = SingleThreadedExecutor()
+        self.executor.add_node(node)
+        self._thread = threading.Thread(target=self._spin, name=f'{node.get_name()}-spin',
+                                        daemon=True)
+
+    def start(self) -> 'BackgroundSpinner':
+        self._thread.start()
+        return self
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except (ExternalShutdownException, KeyboardInterrupt):
+            pass
+        except Exception as exc:  # noqa: BLE001 - shutting down while a callback runs
+            if rclpy.ok():
+                warn(self.node.get_logger(), f'executor stopped: {exc}')
+
+    def stop(self, timeout: float = 2.0) -> None:
+        self.executor.shutdown(timeout_sec=timeout)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+
+
+class ImageDecoder:
+    """sensor_msgs/Image -> BGR array: cv_bridge when installed and wanted, else our own."""
+
+    def __init__(self, use_cv_bridge: bool = True):
+        self._bridge = None
+        if use_cv_bridge:
+            try:
+                from cv_bridge import CvBridge
+                self._bridge = CvBridge()
+            except Exception:  # noqa: BLE001 - missing, or built against another numpy
+                self._bridge = None
+
+    @property
+    def uses_cv_bridge(self) -> bool:
+        return self._bridge is not None
+
+    def __call__(self, msg: Image) -> np.ndarray:
+        if self._bridge is not None:
+            try:
+                return self._bridge.imgmsg_to_cv2(msg, desired_encoding='bgr8')
+            except Exception:  # noqa: BLE001 - fall back to the tested pure conversion
+                self._bridge = None
+        return cv.image_to_bgr(msg)
+
+
+def stamp_seconds(msg: Any) -> float:
+    return cv.stamp_to_seconds(msg.header.stamp)
+
+
+def image_msg(bgr: np.ndarray, stamp: Any, frame_id: str) -> Image:
+    """A bgr8 Image with a given builtin_interfaces/Time stamp."""
+    msg = Image()
+    msg.header.stamp = stamp
+    msg.header.frame_id = frame_id
+    return cv.fill_image_msg(msg, bgr, 'bgr8')
+
+
+def twist_msg(twist: Twist) -> TwistMsg:
+    return cv.fill_twist_msg(TwistMsg(), twist)
+
+
+def path_msg(poses: Iterable[Tuple[float, Pose2D]], frame_id: str, stamp: Any,
+             z: float = 0.0) -> Path:
+    msg = Path()
+    msg.header.frame_id = frame_id
+    msg.header.stamp = stamp
+    for t, pose in poses:
+        ps = PoseStamped()
+        ps.header.frame_id = frame_id
+        cv.fill_stamp(ps.header.stamp, t)
+        cv.fill_pose_msg(ps.pose, pose, z)
+        msg.poses.append(ps)
+    return msg
+
+
+def time_msg(t: float):
+    from builtin_interfaces.msg import Time
+    sec, nanosec = cv.seconds_to_stamp(t)
+    return Time(sec=sec, nanosec=nanosec)
+
+
+def run_node(main: Callable[[Optional[list]], int], args: Optional[list] = None) -> int:
+    """rclpy.init, run `main`, shutdown.
+
+    rclpy's own SIGINT handler shuts the context down at once, after which a node cannot
+    publish its last stop command. So signals are ours: SIGINT and SIGTERM (what
+    `ros2 launch` sends) raise KeyboardInterrupt in the main thread, `main` cleans up in
+    its `finally` while the context still works, and then the context is shut down.
+    """
+    import signal
+
+    from rclpy.signals import SignalHandlerOptions
+
+    def interrupt(_signum, _frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        return int(main(args) or 0)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return 0
+    finally:
+        rclpy.try_shutdown()

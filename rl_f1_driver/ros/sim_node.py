@@ -1,0 +1,149 @@
+"""sim_node: the embedded simulator behind the same ROS interface as the Gazebo world.
+
+Publishes the camera image, odometry (world pose), the odom->base TF and /clock; subscribes
+cmd_vel; offers set_entity_state, reset_world and pause/unpause physics with Gazebo's service
+types. So the Gazebo link, the drive node and rviz work unchanged without Gazebo.
+"""
+from __future__ import annotations
+
+import sys
+from typing import Any, Dict, Optional
+
+import rclpy
+from gazebo_msgs.srv import SetEntityState
+from geometry_msgs.msg import TransformStamped
+from geometry_msgs.msg import Twist as TwistMsg
+from nav_msgs.msg import Odometry
+from rosgraph_msgs.msg import Clock
+from sensor_msgs.msg import Image
+from std_srvs.srv import Empty
+from tf2_ros import TransformBroadcaster
+
+from ..config import Config, load_config
+from ..errors import UserError
+from ..gazebo.world import CAR_Z
+from ..sim.embedded import EmbeddedSimulator
+from ..sim.types import ZERO_TWIST, Frame, Pose2D
+from ..track import load_circuit
+from . import conversions as cv
+from . import params
+from .node_util import COMMAND_QOS, MONITOR_QOS, image_msg, run_node, steady_timer, time_msg
+
+
+class SimNode:
+    """Steps the embedded simulator on a timer and speaks Gazebo's topics and services."""
+
+    def __init__(self, node: Any, p: Dict[str, Any], cfg: Config):
+        self.node = node
+        self.p = p
+        self.circuit = load_circuit(p['track'] or cfg.track)
+        self.sim = EmbeddedSimulator(self.circuit, cfg.camera, cfg.car, cfg.randomization,
+                                     seed=cfg.seed)
+        self.start_pose = Pose2D(*self.circuit.pose_at(p['start']))
+        self.frame: Frame = self.sim.reset(self.start_pose)
+        self.cmd = ZERO_TWIST
+        self.paused = False
+        self.steps = 0
+
+        self.image_pub = node.create_publisher(Image, p['camera_topic'], MONITOR_QOS)
+        self.odom_pub = node.create_publisher(Odometry, p['odom_topic'], 10)
+        self.clock_pub = (node.create_publisher(Clock, '/clock', 10) if p['publish_clock']
+                          else None)
+        self.tf = TransformBroadcaster(node)
+        node.create_subscription(TwistMsg, p['cmd_vel_topic'], self._on_cmd, COMMAND_QOS)
+        node.create_service(SetEntityState, p['set_entity_state_service'], self._on_set_state)
+        node.create_service(Empty, p['reset_world_service'], self._on_reset_world)
+        node.create_service(Empty, p['pause_service'], self._on_pause)
+        node.create_service(Empty, p['unpause_service'], self._on_unpause)
+        period = self.sim.control_period / p['real_time_factor']
+        self.timer = steady_timer(node, period, self.tick)
+        node.get_logger().info(
+            f'embedded simulator on {self.circuit.name} ({self.circuit.length:.0f} m): '
+            f'{cfg.camera.width}x{cfg.camera.height} images at {cfg.camera.rate_hz:g} Hz '
+            f'simulated, real-time factor {p["real_time_factor"]:g}')
+
+    def _on_cmd(self, msg: TwistMsg) -> None:
+        self.cmd = cv.twist_from_msg(msg)
+
+    def _on_set_state(self, request, response):
+        state = request.state
+        if state.name != self.p['car_model']:
+            self.node.get_logger().error(
+                f'set_entity_state: no entity {state.name!r} (the car is '
+                f'{self.p["car_model"]!r})')
+            response.success = False
+            return response
+        self._place(cv.pose2d_from_pose(state.pose))
+        response.success = True
+        return response
+
+    def _on_reset_world(self, request, response):
+        self._place(self.start_pose)
+        return response
+
+    def _on_pause(self, request, response):
+        self.paused = True
+        return response
+
+    def _on_unpause(self, request, response):
+        self.paused = False
+        return response
+
+    def _place(self, pose: Pose2D) -> None:
+        # Like Gazebo: the pose changes now, the clock does not; the next tick shows it.
+        self.frame = self.sim.reset(pose)
+
+    def tick(self) -> None:
+        if self.paused:
+            return
+        self.frame = self.sim.step(self.cmd)
+        self.steps += 1
+        self.publish(self.frame)
+
+    def publish(self, frame: Frame) -> None:
+        stamp = time_msg(frame.stamp)
+        p = self.p
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=stamp))
+        self.image_pub.publish(image_msg(frame.image, stamp, p['camera_frame']))
+        odom = Odometry()
+        odom.header.stamp = stamp
+        odom.header.frame_id = p['odom_frame']
+        odom.child_frame_id = p['base_frame']
+        cv.fill_pose_msg(odom.pose.pose, frame.pose, CAR_Z)
+        odom.twist.twist.linear.x = float(frame.speed or 0.0)
+        odom.twist.twist.angular.z = float(self.sim.car.w)
+        self.odom_pub.publish(odom)
+        tf = TransformStamped()
+        tf.header = odom.header
+        tf.child_frame_id = p['base_frame']
+        pos = odom.pose.pose.position
+        tf.transform.translation.x, tf.transform.translation.y = pos.x, pos.y
+        tf.transform.translation.z = pos.z
+        tf.transform.rotation = odom.pose.pose.orientation
+        self.tf.sendTransform(tf)
+
+
+def _main(args: Optional[list]) -> int:
+    node = rclpy.create_node('sim_node')
+    try:
+        p = params.declare_node_parameters(node, 'sim_node')
+        cfg = load_config(*params.split_config_files(p['config_file']))
+        SimNode(node, p, cfg)
+    except UserError as exc:
+        node.get_logger().error(str(exc))
+        node.destroy_node()
+        return 2
+    try:
+        rclpy.spin(node)
+    finally:
+        node.destroy_node()
+    return 0
+
+
+def main(args: Optional[list] = None) -> int:
+    return run_node(_main, args)
+
+
+if __name__ == '__main__':
+    sys.exit(main())

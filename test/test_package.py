@@ -1,0 +1,185 @@
+"""The ROS package metadata, checked without ROS: package.xml, setup.py, rviz config, lint."""
+import ast
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rl_f1_driver.ros import params
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = 'rl_f1_driver'
+# pip packages that have a rosdep key, which package.xml must then name.
+ROSDEP = {'numpy': 'python3-numpy', 'cv2': 'python3-opencv', 'yaml': 'python3-yaml',
+          'matplotlib': 'python3-matplotlib'}
+# ROS Python packages: never installable from pip. Any other import that does not resolve in
+# this (ROS-free) environment is taken to be a ROS package too.
+ROS = {'rclpy', 'launch', 'launch_ros', 'launch_testing', 'launch_testing_ros', 'sensor_msgs',
+       'geometry_msgs', 'nav_msgs', 'std_msgs', 'std_srvs', 'gazebo_msgs', 'cv_bridge',
+       'tf2_ros', 'rosgraph_msgs', 'builtin_interfaces', 'ament_index_python'}
+
+
+@pytest.fixture(scope='module')
+def manifest():
+    catkin_pkg = pytest.importorskip('catkin_pkg.package')
+    return catkin_pkg.parse_package(str(ROOT / 'package.xml'))
+
+
+def _runtime_deps(manifest):
+    return {d.name for d in manifest.exec_depends + manifest.build_export_depends}
+
+
+def _imports(path):
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+        if isinstance(node, ast.Import):
+            names.update(a.name.split('.')[0] for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split('.')[0])
+    return names
+
+
+def _code_files():
+    return sorted([*(ROOT / PACKAGE).rglob('*.py'), *(ROOT / 'launch').glob('*.py')])
+
+
+def test_manifest_basics(manifest):
+    assert manifest.name == PACKAGE
+    assert str(manifest.package_format) == '3'
+    assert manifest.get_build_type() == 'ament_python'
+    setup_py = (ROOT / 'setup.py').read_text()
+    assert f"version='{manifest.version}'" in setup_py
+    assert (ROOT / 'resource' / PACKAGE).is_file()
+
+
+def test_every_ros_package_imported_is_a_dependency(manifest):
+    deps = _runtime_deps(manifest)
+    stdlib = set(sys.stdlib_module_names)
+    missing = {}
+    for path in _code_files():
+        for name in _imports(path) - stdlib - {PACKAGE, '__future__'}:
+            if name in ROSDEP:
+                dep = ROSDEP[name]
+            elif name in ROS or importlib.util.find_spec(name) is None:
+                dep = name
+            else:
+                continue   # a pip package without a rosdep key (requirements.txt)
+            if dep not in deps:
+                missing.setdefault(dep, []).append(str(path.relative_to(ROOT)))
+    assert missing == {}, f'add <exec_depend> for these to package.xml: {missing}'
+
+
+def test_packages_named_in_launch_files_and_worlds_are_dependencies(manifest):
+    deps = _runtime_deps(manifest)
+    named = set()
+    for path in (ROOT / 'launch').glob('*.py'):
+        text = path.read_text()
+        named |= set(re.findall(r"FindPackageShare\('([\w]+)'\)", text))
+        named |= set(re.findall(r"package='([\w]+)'", text))
+    named.discard(PACKAGE)
+    assert {'gazebo_ros', 'rviz2'} <= named
+    assert named <= deps
+    plugins = set()
+    for world in (ROOT / 'worlds').glob('*.world'):
+        plugins |= set(re.findall(r'filename="(lib[\w]+\.so)"', world.read_text()))
+    assert plugins == {'libgazebo_ros_state.so', 'libgazebo_ros_camera.so',
+                       'libgazebo_ros_planar_move.so'}
+    assert {'gazebo_ros', 'gazebo_plugins'} <= deps   # state plugin / camera + planar move
+
+
+def _setup_call():
+    tree = ast.parse((ROOT / 'setup.py').read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and getattr(node.func, 'id', '') == 'setup':
+            return {k.arg: k.value for k in node.keywords}
+    raise AssertionError('no setup() call in setup.py')
+
+
+def test_console_scripts_point_at_main_functions_and_cover_every_node():
+    kwargs = _setup_call()
+    scripts = ast.literal_eval(kwargs['entry_points'])['console_scripts']
+    targets = dict(s.replace(' ', '').split('=') for s in scripts)
+    for name, target in targets.items():
+        module, func = target.split(':')
+        path = ROOT / (module.replace('.', '/') + '.py')
+        assert path.is_file(), f'{name}: {path} does not exist'
+        funcs = {n.name for n in ast.parse(path.read_text()).body
+                 if isinstance(n, ast.FunctionDef)}
+        assert func in funcs, f'{name}: {module} has no {func}()'
+    nodes = {p.stem for p in (ROOT / PACKAGE / 'ros').glob('*_node.py')}
+    assert nodes == {'train_node', 'drive_node', 'sim_node'}
+    assert nodes <= set(targets)
+    assert set(params.NODES) == nodes
+
+
+def test_data_files_install_launch_config_and_worlds():
+    kwargs = _setup_call()
+    trees = {c.args[0].value for c in ast.walk(kwargs['data_files'])
+             if isinstance(c, ast.Call) and getattr(c.func, 'id', '') == 'tree'}
+    assert {'launch', 'config', 'worlds'} <= trees
+    for folder in ('launch', 'worlds'):
+        assert list((ROOT / folder).iterdir()), f'{folder}/ is empty'
+    for needed in ('config/ros.yaml', 'config/gazebo.yaml', 'config/rl_f1_driver.rviz'):
+        assert (ROOT / needed).is_file()
+    cfg = (ROOT / 'setup.cfg').read_text()
+    assert f'script_dir=$base/lib/{PACKAGE}' in cfg
+    assert f'install_scripts=$base/lib/{PACKAGE}' in cfg
+
+
+def test_rviz_config_shows_the_configured_topics():
+    rviz = yaml.safe_load((ROOT / 'config' / 'rl_f1_driver.rviz').read_text())
+    manager = rviz['Visualization Manager']
+    topics = {d['Name']: d['Topic']['Value'] for d in manager['Displays'] if 'Topic' in d}
+    shared = params.load_param_file(params.default_file())['/**']
+    assert topics == {'Odometry': shared['odom_topic'], 'Driven path': shared['path_topic'],
+                      'Camera': shared['camera_topic'],
+                      'Perception overlay': shared['overlay_topic']}
+    classes = {d['Class'] for d in manager['Displays']}
+    assert {'rviz_default_plugins/Image', 'rviz_default_plugins/Path',
+            'rviz_default_plugins/Odometry', 'rviz_default_plugins/TF'} <= classes
+    assert manager['Global Options']['Fixed Frame'] == shared['odom_frame']
+
+
+def test_gazebo_params_file_raises_the_clock_rate():
+    data = yaml.safe_load((ROOT / 'config' / 'gazebo.yaml').read_text())
+    assert data['/gazebo']['ros__parameters']['publish_rate'] >= 50.0
+
+
+def test_ros_modules_import_rclpy_only_in_node_modules():
+    """Pure modules stay importable without ROS (that is what the tests here rely on)."""
+    ros_only = {'rclpy', 'sensor_msgs', 'geometry_msgs', 'nav_msgs', 'std_msgs', 'std_srvs',
+                'gazebo_msgs', 'cv_bridge', 'tf2_ros', 'rosgraph_msgs', 'builtin_interfaces'}
+    allowed = {'gazebo_link.py', 'node_util.py', 'train_node.py', 'drive_node.py',
+               'sim_node.py'}
+    for path in (ROOT / PACKAGE).rglob('*.py'):
+        if path.name in allowed and path.parent.name == 'ros':
+            continue
+        top_level = {n.module.split('.')[0] for n in ast.parse(path.read_text()).body
+                     if isinstance(n, ast.ImportFrom) and n.module and n.level == 0}
+        top_level |= {a.name.split('.')[0] for n in ast.parse(path.read_text()).body
+                      if isinstance(n, ast.Import) for a in n.names}
+        assert not (top_level & ros_only), f'{path} imports {top_level & ros_only}'
+
+
+def test_flake8_on_the_ros_layer():
+    pytest.importorskip('flake8')
+    files = [str(ROOT / PACKAGE / 'ros'), str(ROOT / PACKAGE / 'gazebo'), str(ROOT / 'launch'),
+             *map(str, sorted((ROOT / 'test').glob('test_ros_*.py'))),
+             *map(str, sorted((ROOT / 'test').glob('test_launch_*.py'))),
+             str(ROOT / 'test' / 'test_worlds.py'), str(ROOT / 'test' / 'test_package.py')]
+    out = subprocess.run([sys.executable, '-m', 'flake8', *files], cwd=ROOT,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_docs_list_every_parameter_and_launch_argument():
+    doc = (ROOT / 'docs' / 'ROS.md').read_text()
+    keys = set(params.SHARED).union(*params.NODES.values())
+    assert {k for k in keys if f'`{k}`' not in doc} == set()
+    for path in (ROOT / 'launch').glob('*.launch.py'):
+        for name in re.findall(r"DeclareLaunchArgument\(\s*'(\w+)'", path.read_text()):
+            assert f'`{name}`' in doc, f'{path.name}: argument {name} is not documented'
