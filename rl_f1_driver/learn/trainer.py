@@ -67,13 +67,13 @@ class _StopFlag:
 
 def train(cfg: Config, out_dir: Path, *, resume: bool = False,
           env_factory: Optional[EnvFactory] = None,
-          on_step: Optional[Callable[[F1FollowLineEnv], None]] = None,
           allow_config_change: bool = False,
           log: Callable[[str], None] = lambda s: print(s, flush=True)) -> dict:
     """Train, evaluate, checkpoint and export into `out_dir`; return the report dict.
 
     `env_factory(cfg, i)` builds training environment i (0..num_envs-1) and, with
-    i == EVAL_INDEX, the evaluation environment. `on_step(env)` runs between training chunks.
+    i <= EVAL_INDEX, the evaluation environments (forward, and reverse when training both ways).
+    A backend with one physical car may return environments sharing one simulator.
     """
     import tensorflow as tf
     from tf_agents.agents.dqn import dqn_agent
@@ -269,12 +269,8 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
                 break
             target = min(tc.steps, next_eval, next_ckpt, next_log)
             n = max(1, math.ceil((target - done) / per_iter))
-            if on_step is not None:
-                n = min(n, 25)  # keep the callback (ROS monitoring) lively
             loss = float(train_chunk(tf.constant(n)).numpy())
             done = int(env_steps.numpy())
-            if on_step is not None:
-                on_step(py_envs[0])
             if done >= next_log or done >= tc.steps:
                 now = time.perf_counter()
                 dt = max(1e-9, now - window_t)
