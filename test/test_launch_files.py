@@ -1,32 +1,110 @@
-"""Launch files checked without ROS (launch is not installed here): parsed with ast."""
+"""Launch files checked without ROS (launch is not installed here).
+
+Each launch file is parsed with ast, and run: generate_launch_description() is called with
+stand-ins for the launch / launch_ros classes that only keep their arguments. So what is
+checked is the launch description itself, with what the file takes from
+rl_f1_driver/launch_common.py.
+"""
 import ast
+import importlib.util
+import sys
+import types
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LAUNCH = sorted((ROOT / 'launch').glob('*.launch.py'))
+COMMON = 'rl_f1_driver.launch_common'
+# The launch / launch_ros API the launch files may use (ROS 2 Humble).
+API = {
+    'launch': ['LaunchDescription'],
+    'launch.actions': ['DeclareLaunchArgument', 'IncludeLaunchDescription'],
+    'launch.conditions': ['IfCondition'],
+    'launch.launch_description_sources': ['PythonLaunchDescriptionSource'],
+    'launch.substitutions': ['LaunchConfiguration', 'PathJoinSubstitution', 'PythonExpression'],
+    'launch_ros': [],
+    'launch_ros.actions': ['Node'],
+    'launch_ros.parameter_descriptions': ['ParameterValue'],
+    'launch_ros.substitutions': ['FindPackageShare'],
+}
+
+
+class Stub:
+    """Stands for a launch / launch_ros class: keeps its arguments, equal by value."""
+
+    made = []   # every stub made while a launch description is generated
+
+    def __init__(self, *args, **kwargs):
+        self.args = args
+        self.kwargs = {k: dict(v) if isinstance(v, type({}.items())) else v
+                       for k, v in kwargs.items()}
+        Stub.made.append(self)
+
+    def __eq__(self, other):
+        return (type(self) is type(other) and self.args == other.args
+                and self.kwargs == other.kwargs)
+
+    __hash__ = None
+
+    def __repr__(self):
+        parts = [*map(repr, self.args), *(f'{k}={v!r}' for k, v in self.kwargs.items())]
+        return f"{type(self).__name__}({', '.join(parts)})"
+
+    def kw(self, key):
+        return self.kwargs.get(key)
+
+
+STUBS = {name: type(name, (Stub,), {}) for names in API.values() for name in names}
+S = types.SimpleNamespace(**STUBS)
+
+
+def generate(path):
+    """The entities of the launch description of the launch file at `path`, and every
+    stub made on the way."""
+    saved = {m: sys.modules.get(m) for m in [*API, COMMON]}
+    try:
+        for module, names in API.items():
+            fake = types.ModuleType(module)
+            for name in names:
+                setattr(fake, name, STUBS[name])
+            sys.modules[module] = fake
+        sys.modules.pop(COMMON, None)   # import it afresh, on the stand-ins
+        spec = importlib.util.spec_from_file_location(path.stem.replace('.', '_'), path)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        Stub.made = []
+        description = module.generate_launch_description()
+        made = Stub.made
+    finally:
+        for module, old in saved.items():
+            if old is None:
+                sys.modules.pop(module, None)
+            else:
+                sys.modules[module] = old
+        package = sys.modules.get('rl_f1_driver')
+        if package is not None and saved[COMMON] is None:
+            vars(package).pop('launch_common', None)
+    assert isinstance(description, S.LaunchDescription)
+    (entities,) = description.args
+    return list(entities), made
+
+
+def _of(entities, kind):
+    return [e for e in entities if isinstance(e, kind)]
+
+
+def _arguments(entities):
+    return {a.args[0]: a for a in _of(entities, S.DeclareLaunchArgument)}
+
+
+def _share(package):
+    return S.FindPackageShare(package)
 
 
 def test_the_three_launch_files_exist():
     assert {p.name for p in LAUNCH} == {'train.launch.py', 'drive.launch.py',
                                         'world.launch.py'}
-
-
-def _calls(tree, name):
-    return [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-            and (getattr(n.func, 'id', None) == name or getattr(n.func, 'attr', None) == name)]
-
-
-def _kw(call, key):
-    return next((k.value for k in call.keywords if k.arg == key), None)
-
-
-def _text(node):
-    """A string constant, or the module's PACKAGE constant."""
-    if isinstance(node, ast.Name) and node.id == 'PACKAGE':
-        return 'rl_f1_driver'
-    return node.value
 
 
 @pytest.mark.parametrize('path', LAUNCH, ids=lambda p: p.name)
@@ -41,18 +119,21 @@ def test_compiles_and_defines_generate_launch_description(path):
 
 @pytest.mark.parametrize('path', LAUNCH, ids=lambda p: p.name)
 def test_every_argument_has_a_default_and_a_description(path):
-    tree = ast.parse(path.read_text())
-    declared = _calls(tree, 'DeclareLaunchArgument')
+    entities, made = generate(path)
+    declared = _of(entities, S.DeclareLaunchArgument)
     assert declared
     names = []
-    for call in declared:
-        names.append(call.args[0].value)
-        assert _kw(call, 'default_value') is not None, f'{names[-1]}: no default_value'
-        desc = _kw(call, 'description')
-        assert isinstance(desc, ast.Constant) and desc.value.strip(), f'{names[-1]}: no text'
+    for argument in declared:
+        (name,) = argument.args
+        assert isinstance(name, str)
+        names.append(name)
+        assert argument.kw('default_value') is not None, f'{name}: no default_value'
+        desc = argument.kw('description')
+        assert isinstance(desc, str) and desc.strip(), f'{name}: no text'
     assert len(names) == len(set(names))
-    used = {c.args[0].value for c in _calls(tree, 'LaunchConfiguration')
-            if c.args and isinstance(c.args[0], ast.Constant)}
+    # Declared before anything that reads them.
+    assert entities[:len(declared)] == declared
+    used = {c.args[0] for c in made if isinstance(c, S.LaunchConfiguration)}
     assert used <= set(names), f'used but not declared: {used - set(names)}'
 
 
@@ -64,9 +145,8 @@ def test_every_argument_has_a_default_and_a_description(path):
     ('world.launch.py', {'circuit', 'world', 'gui'}),
 ])
 def test_arguments_the_docs_promise(name, expected):
-    tree = ast.parse((ROOT / 'launch' / name).read_text())
-    names = {c.args[0].value for c in _calls(tree, 'DeclareLaunchArgument')}
-    assert expected <= names
+    entities, _ = generate(ROOT / 'launch' / name)
+    assert expected <= set(_arguments(entities))
 
 
 @pytest.mark.parametrize('name, executables', [
@@ -74,23 +154,39 @@ def test_arguments_the_docs_promise(name, expected):
     ('drive.launch.py', {'drive_node', 'sim_node', 'rviz2'}),
 ])
 def test_nodes_started_exist_and_get_the_parameter_file(name, executables):
-    tree = ast.parse((ROOT / 'launch' / name).read_text())
-    nodes = _calls(tree, 'Node')
-    found = {_kw(n, 'executable').value for n in nodes}
+    entities, _ = generate(ROOT / 'launch' / name)
+    nodes = _of(entities, S.Node)
+    found = {n.kw('executable') for n in nodes}
     assert found == executables
     setup_py = (ROOT / 'setup.py').read_text()
     for node in nodes:
-        exe = _kw(node, 'executable').value
-        if _text(_kw(node, 'package')) == 'rl_f1_driver':
+        exe = node.kw('executable')
+        assert all(p.get('use_sim_time', True) is True
+                   for p in node.kw('parameters') if isinstance(p, dict))
+        if node.kw('package') == 'rl_f1_driver':
             assert f"'{exe} = rl_f1_driver.ros.{exe}:main'" in setup_py
-            assert _kw(node, 'name').value == exe   # the ros.yaml section name
-            first = _kw(node, 'parameters').elts[0]
-            assert getattr(first, 'id', None) == 'ros_config'
+            assert node.kw('name') == exe   # the ros.yaml section name
+            first = node.kw('parameters')[0]
+            assert first == S.LaunchConfiguration('ros_config')
+    assert _arguments(entities)['ros_config'].kw('default_value') == S.PathJoinSubstitution(
+        [_share('rl_f1_driver'), 'config', 'ros.yaml'])
 
 
-def test_gazebo_is_started_through_gazebo_ros_with_our_world_and_clock_rate():
-    for name in ('train.launch.py', 'drive.launch.py', 'world.launch.py'):
-        text = (ROOT / 'launch' / name).read_text()
-        assert "'gzserver.launch.py'" in text and "'gzclient.launch.py'" in text
-        assert "'params_file'" in text and "'gazebo.yaml'" in text
-        assert "'worlds', [circuit, '.world']" in text
+@pytest.mark.parametrize('path', LAUNCH, ids=lambda p: p.name)
+def test_gazebo_is_started_through_gazebo_ros_with_our_world_and_clock_rate(path):
+    entities, _ = generate(path)
+    gazebo_launch = S.PathJoinSubstitution([_share('gazebo_ros'), 'launch'])
+    includes = _of(entities, S.IncludeLaunchDescription)
+
+    def source(file):
+        return S.PythonLaunchDescriptionSource(S.PathJoinSubstitution([gazebo_launch, file]))
+
+    (server,) = [i for i in includes if i.args[0] == source('gzserver.launch.py')]
+    assert [i for i in includes if i.args[0] == source('gzclient.launch.py')]
+    launch_arguments = server.kw('launch_arguments')
+    assert launch_arguments['world'] == S.LaunchConfiguration('world')
+    assert launch_arguments['params_file'] == S.PathJoinSubstitution(
+        [_share('rl_f1_driver'), 'config', 'gazebo.yaml'])
+    world = _arguments(entities)['world']
+    assert world.kw('default_value') == S.PathJoinSubstitution(
+        [_share('rl_f1_driver'), 'worlds', [S.LaunchConfiguration('circuit'), '.world']])

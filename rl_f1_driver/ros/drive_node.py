@@ -16,13 +16,13 @@ from nav_msgs.msg import Odometry, Path as PathMsg
 from sensor_msgs.msg import Image
 
 from ..config import Config, load_config
-from ..errors import UserError
 from ..perception import LineDetector, draw_overlay
 from ..sim.types import ZERO_TWIST, Twist
 from . import conversions as cv
 from . import params
 from .node_util import (CAMERA_QOS, COMMAND_QOS, MONITOR_QOS, STATE_QOS, ImageDecoder,
-                        image_msg, path_msg, run_node, steady_timer, twist_msg, warn)
+                        image_msg, path_msg, run_node, spin_node, steady_timer, twist_msg,
+                        warn)
 from .path_trace import PathTrace
 from .watchdog import Watchdog
 
@@ -119,26 +119,17 @@ def driving_config(p: Dict[str, Any]) -> Optional[Config]:
     return load_config(*files) if files else None
 
 
+def _setup(node: Any):
+    p = params.declare_node_parameters(node, 'drive_node')
+    cfg = driving_config(p)
+    # Imported here: the driver package is optional for the rest of the ROS layer.
+    from ..drive.controller import load_controller
+    controller = load_controller(p['policy_dir'] or None, cfg, p['controller'])
+    return DriveNode(node, p, controller).stop
+
+
 def _main(args: Optional[list]) -> int:
-    node = rclpy.create_node('drive_node')
-    drive = None
-    try:
-        p = params.declare_node_parameters(node, 'drive_node')
-        cfg = driving_config(p)
-        # Imported here: the driver package is optional for the rest of the ROS layer.
-        from ..drive.controller import load_controller
-        controller = load_controller(p['policy_dir'] or None, cfg, p['controller'])
-        drive = DriveNode(node, p, controller)
-    except UserError as exc:
-        node.get_logger().error(str(exc))
-        node.destroy_node()
-        return 2
-    try:
-        rclpy.spin(node)
-    finally:
-        drive.stop()
-        node.destroy_node()
-    return 0  # Ctrl-C: a normal end of driving
+    return spin_node('drive_node', _setup)  # 0 on Ctrl-C: a normal end of driving
 
 
 def main(args: Optional[list] = None) -> int:

@@ -17,6 +17,7 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
                        qos_profile_sensor_data)
 from sensor_msgs.msg import Image
 
+from ..errors import UserError
 from ..sim.types import Pose2D, Twist
 from . import conversions as cv
 
@@ -143,6 +144,28 @@ def time_msg(t: float):
     from builtin_interfaces.msg import Time
     sec, nanosec = cv.seconds_to_stamp(t)
     return Time(sec=sec, nanosec=nanosec)
+
+
+def spin_node(name: str, setup: Callable[[Any], Optional[Callable[[], None]]]) -> int:
+    """Create node `name`, set it up with `setup(node)`, spin it until Ctrl-C, destroy it.
+
+    `setup` may return a stop function, called when spinning ends, before the node goes.
+    A UserError from `setup` is logged and ends with status 2 (no spinning); else 0.
+    """
+    node = rclpy.create_node(name)
+    try:
+        stop = setup(node)
+    except UserError as exc:
+        node.get_logger().error(str(exc))
+        node.destroy_node()
+        return 2
+    try:
+        rclpy.spin(node)
+    finally:
+        if stop is not None:
+            stop()
+        node.destroy_node()
+    return 0
 
 
 def run_node(main: Callable[[Optional[list]], int], args: Optional[list] = None) -> int:

@@ -196,21 +196,14 @@ def check_file(path: Union[str, Path, None] = None) -> Dict[str, Dict[str, Any]]
     """
     path = Path(path) if path is not None else default_file()
     sections = load_param_file(path)
-    for key, value in sections.get(WILDCARD, {}).items():
-        if key == 'use_sim_time':
-            continue
-        if key not in SHARED:
-            raise ConfigError(f'{path}: {WILDCARD}: unknown parameter {key!r} (known: '
-                              f'{", ".join(sorted(SHARED))})')
-        _check_value(SHARED[key], value, f'{path}: {WILDCARD}.{ROS_PARAMETERS}.{key}')
-    for node, spec in NODES.items():
-        for key, value in sections.get(node, {}).items():
+    for section, spec in {WILDCARD: SHARED, **NODES}.items():
+        for key, value in sections.get(section, {}).items():
             if key == 'use_sim_time':
                 continue
             if key not in spec:
-                raise ConfigError(f'{path}: {node}: unknown parameter {key!r} (known: '
+                raise ConfigError(f'{path}: {section}: unknown parameter {key!r} (known: '
                                   f'{", ".join(sorted(spec))})')
-            _check_value(spec[key], value, f'{path}: {node}.{ROS_PARAMETERS}.{key}')
+            _check_value(spec[key], value, f'{path}: {section}.{ROS_PARAMETERS}.{key}')
     return sections
 
 

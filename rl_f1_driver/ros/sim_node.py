@@ -9,7 +9,6 @@ from __future__ import annotations
 import sys
 from typing import Any, Dict, Optional
 
-import rclpy
 from gazebo_msgs.srv import SetEntityState
 from geometry_msgs.msg import TransformStamped
 from geometry_msgs.msg import Twist as TwistMsg
@@ -20,14 +19,14 @@ from std_srvs.srv import Empty
 from tf2_ros import TransformBroadcaster
 
 from ..config import Config, load_config
-from ..errors import UserError
 from ..gazebo.world import CAR_Z
 from ..sim.embedded import EmbeddedSimulator
 from ..sim.types import ZERO_TWIST, Frame, Pose2D
 from ..track import load_circuit
 from . import conversions as cv
 from . import params
-from .node_util import COMMAND_QOS, MONITOR_QOS, image_msg, run_node, steady_timer, time_msg
+from .node_util import (COMMAND_QOS, MONITOR_QOS, image_msg, run_node, spin_node, steady_timer,
+                        time_msg)
 
 
 class SimNode:
@@ -124,21 +123,14 @@ class SimNode:
         self.tf.sendTransform(tf)
 
 
+def _setup(node: Any) -> None:
+    p = params.declare_node_parameters(node, 'sim_node')
+    cfg = load_config(*params.split_config_files(p['config_file']))
+    SimNode(node, p, cfg)
+
+
 def _main(args: Optional[list]) -> int:
-    node = rclpy.create_node('sim_node')
-    try:
-        p = params.declare_node_parameters(node, 'sim_node')
-        cfg = load_config(*params.split_config_files(p['config_file']))
-        SimNode(node, p, cfg)
-    except UserError as exc:
-        node.get_logger().error(str(exc))
-        node.destroy_node()
-        return 2
-    try:
-        rclpy.spin(node)
-    finally:
-        node.destroy_node()
-    return 0
+    return spin_node('sim_node', _setup)
 
 
 def main(args: Optional[list] = None) -> int:

@@ -1,0 +1,113 @@
+"""Launch arguments and actions shared by launch/*.launch.py: Gazebo, sim_node and rviz.
+
+Imported by the launch files only, at launch time (the package is on PYTHONPATH in a sourced
+workspace). It uses the launch and launch_ros Python APIs, never rclpy.
+"""
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.conditions import IfCondition
+from launch.launch_description_sources import PythonLaunchDescriptionSource
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
+from launch_ros.actions import Node
+from launch_ros.parameter_descriptions import ParameterValue
+from launch_ros.substitutions import FindPackageShare
+
+PACKAGE = 'rl_f1_driver'
+
+
+def _share():
+    return FindPackageShare(PACKAGE)
+
+
+def _is(name, value):
+    """Condition: launch argument `name` equals `value` (case-insensitive)."""
+    return IfCondition(PythonExpression(
+        ["'", LaunchConfiguration(name), "'.lower() == '", value, "'"]))
+
+
+def _both(name, value, flag):
+    """Condition: `name` equals `value` and the boolean argument `flag` is true."""
+    return IfCondition(PythonExpression(
+        ["'", LaunchConfiguration(name), "'.lower() == '", value, "' and '",
+         LaunchConfiguration(flag), "'.lower() in ('true', '1')"]))
+
+
+def string_param(name):
+    """Node parameter from launch argument `name`, always a string."""
+    # Without a type, launch parses an empty string as YAML null and the node gets no value.
+    return ParameterValue(LaunchConfiguration(name), value_type=str)
+
+
+def world_arguments(circuit_description):
+    """`circuit` and `world` (by default the generated world of the circuit)."""
+    circuit = LaunchConfiguration('circuit')
+    return [
+        DeclareLaunchArgument('circuit', default_value='simple',
+                              description=circuit_description),
+        DeclareLaunchArgument(
+            'world', default_value=PathJoinSubstitution([_share(), 'worlds', [circuit, '.world']]),
+            description='Gazebo world file (default: the generated world of `circuit`)'),
+    ]
+
+
+def verbose_argument():
+    return DeclareLaunchArgument('verbose', default_value='false',
+                                 description='verbose Gazebo output')
+
+
+def simulation_arguments(circuit_description, gui_default, config_description):
+    """The arguments of simulation_actions(), and `config` for the nodes."""
+    return [
+        *world_arguments(circuit_description),
+        DeclareLaunchArgument(
+            'simulator', default_value='gazebo', choices=['gazebo', 'embedded'],
+            description='gazebo: gzserver with the world; embedded: sim_node, no Gazebo'),
+        DeclareLaunchArgument('gui', default_value=gui_default,
+                              description='start the gzclient GUI (Gazebo only)'),
+        DeclareLaunchArgument('rviz', default_value='false',
+                              description='start rviz2 with config/rl_f1_driver.rviz'),
+        DeclareLaunchArgument('config', default_value='', description=config_description),
+        DeclareLaunchArgument(
+            'ros_config', default_value=PathJoinSubstitution([_share(), 'config', 'ros.yaml']),
+            description='ROS parameter file with topic names and node settings'),
+        verbose_argument(),
+    ]
+
+
+def gazebo_actions(server_condition=None, client_condition=None):
+    """gzserver with `world`, our config/gazebo.yaml (clock rate) and `verbose`; gzclient."""
+    gazebo_launch = PathJoinSubstitution([FindPackageShare('gazebo_ros'), 'launch'])
+    return [
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(PathJoinSubstitution([gazebo_launch,
+                                                                'gzserver.launch.py'])),
+            launch_arguments={
+                'world': LaunchConfiguration('world'),
+                'params_file': PathJoinSubstitution([_share(), 'config', 'gazebo.yaml']),
+                'verbose': LaunchConfiguration('verbose'),
+                'server_required': 'true',
+            }.items(),
+            condition=server_condition),
+        IncludeLaunchDescription(
+            PythonLaunchDescriptionSource(PathJoinSubstitution([gazebo_launch,
+                                                                'gzclient.launch.py'])),
+            condition=client_condition),
+    ]
+
+
+def simulation_actions():
+    """Gazebo (simulator:=gazebo) or sim_node (simulator:=embedded), and rviz (rviz:=true)."""
+    return [
+        *gazebo_actions(server_condition=_is('simulator', 'gazebo'),
+                        client_condition=_both('simulator', 'gazebo', 'gui')),
+        Node(
+            package=PACKAGE, executable='sim_node', name='sim_node', output='screen',
+            parameters=[LaunchConfiguration('ros_config'),
+                        {'track': string_param('circuit'),
+                         'config_file': string_param('config')}],
+            condition=_is('simulator', 'embedded')),
+        Node(
+            package='rviz2', executable='rviz2', name='rviz2', output='log',
+            arguments=['-d', PathJoinSubstitution([_share(), 'config', 'rl_f1_driver.rviz'])],
+            parameters=[{'use_sim_time': True}],
+            condition=IfCondition(LaunchConfiguration('rviz'))),
+    ]
