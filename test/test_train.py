@@ -180,3 +180,30 @@ def test_image_observation_trains_a_convolutional_network(tmp_path):
     meta = yaml.safe_load((tmp_path / 'img' / 'policy' / 'rl_f1_driver.yaml').read_text())
     assert meta['config']['env']['observation'] == 'image'
     assert Path(tmp_path / 'img' / 'trajectory.png').is_file()
+
+
+def _always_lapping_evaluation(monkeypatch):
+    """Evaluations that report a full lap both ways, so only the stop rule decides."""
+    import rl_f1_driver.learn.evaluation as evaluation
+
+    def evaluate(env, act, laps=1):
+        return {'steps': 10, 'laps_completed': 1, 'completion': 1.0, 'lap_time_s': 1.0,
+                'lap_times_s': [1.0], 'mean_abs_deviation_m': 0.0, 'max_abs_deviation_m': 0.0,
+                'mean_speed_mps': 1.0, 'return': 1.0, 'end_reason': 'test', 'path': []}
+
+    monkeypatch.setattr(evaluation, 'evaluate', evaluate)
+
+
+def test_early_stop_waits_for_a_lap_and_for_min_steps(monkeypatch, tmp_path):
+    _always_lapping_evaluation(monkeypatch)
+    extra = {'train.stop_on_lap': True, 'train.eval_interval': 100, 'train.steps': 2000}
+    report, _ = run_training(tmp_path / 'a', short_config(**extra))
+    # The first evaluation (after the 200 warm-up steps) laps: stop there.
+    assert report['stopped'] == 'lap_driven'
+    assert [e['env_steps'] for e in report['evaluations']] == [report['env_steps']]
+    assert report['env_steps'] < 400
+    report, _ = run_training(tmp_path / 'b', short_config(**extra, **{'train.min_steps': 700}))
+    assert report['stopped'] == 'lap_driven'
+    assert 700 <= report['env_steps'] < 900
+    assert len(report['evaluations']) >= 4
+    assert report['env_steps_to_first_lap'] == report['evaluations'][0]['env_steps']

@@ -132,6 +132,7 @@ class TrainConfig:
     eval_interval: int = rng(1, 100_000_000)
     eval_max_steps: int = rng(1, 10_000_000)
     stop_on_lap: bool = rng()
+    min_steps: int = rng(0, 100_000_000)
     checkpoint_interval: int = rng(1, 100_000_000)
     checkpoint_replay_buffer: bool = rng()
     log_interval: int = rng(1, 100_000_000)

@@ -19,8 +19,8 @@ from ..errors import UserError
 STATE_FILE = 'train_state.json'
 # Settings that may differ on --resume without changing what the checkpoint holds.
 RESUMABLE_KEYS = {'train.steps', 'train.eval_interval', 'train.eval_max_steps',
-                  'train.stop_on_lap', 'train.checkpoint_interval', 'train.log_interval',
-                  'train.checkpoint_replay_buffer'}
+                  'train.stop_on_lap', 'train.min_steps', 'train.checkpoint_interval',
+                  'train.log_interval', 'train.checkpoint_replay_buffer'}
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -252,6 +252,7 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     # --- main loop -------------------------------------------------------------------------
     stopped = 'steps_done'
     last_result = None
+    loop_s, loop_steps, loop_grads = 0.0, 0, 0  # inside collect+train calls only
     next_eval = (int(env_steps.numpy()) // tc.eval_interval + 1) * tc.eval_interval
     next_ckpt = (int(env_steps.numpy()) // tc.checkpoint_interval + 1) * tc.checkpoint_interval
     next_log = (int(env_steps.numpy()) // tc.log_interval + 1) * tc.log_interval
@@ -269,7 +270,11 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
                 break
             target = min(tc.steps, next_eval, next_ckpt, next_log)
             n = max(1, math.ceil((target - done) / per_iter))
+            t_chunk, g_chunk = time.perf_counter(), int(global_step.numpy())
             loss = float(train_chunk(tf.constant(n)).numpy())
+            loop_s += time.perf_counter() - t_chunk
+            loop_steps += int(env_steps.numpy()) - done
+            loop_grads += int(global_step.numpy()) - g_chunk
             done = int(env_steps.numpy())
             if done >= next_log or done >= tc.steps:
                 now = time.perf_counter()
@@ -297,7 +302,7 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
             if done >= next_eval:
                 last_result = run_evaluation()
                 next_eval = (done // tc.eval_interval + 1) * tc.eval_interval
-                if tc.stop_on_lap and last_result['all_laps']:
+                if tc.stop_on_lap and last_result['all_laps'] and done >= tc.min_steps:
                     stopped = 'lap_driven'
                     break
             if done >= next_ckpt:
@@ -333,6 +338,9 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
         'gradient_steps': int(global_step.numpy()),
         'steps_per_s': round(steps_total / max(1e-9, train_wall), 1),
         'gradient_steps_per_s': round(int(global_step.numpy()) / max(1e-9, train_wall), 1),
+        # Throughput of the learning loop itself, without start-up, warm-up and evaluations.
+        'loop_steps_per_s': round(loop_steps / loop_s, 1) if loop_s else None,
+        'loop_gradient_steps_per_s': round(loop_grads / loop_s, 1) if loop_s else None,
         'last_eval': lap,
         'evaluations': history,
         'policy_dir': str(out_dir / 'policy'),
