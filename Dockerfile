@@ -12,7 +12,7 @@
 #   docker run --rm -v $PWD/runs:/ws/runs rl_f1_driver \
 #     xvfb-run -a -s "-screen 0 1280x1024x24" ros2 launch rl_f1_driver train.launch.py
 # NVIDIA GPU: add `--gpus all -e NVIDIA_DRIVER_CAPABILITIES=all` to docker run.
-# More in docs/ROS.md.
+# More in README.md, section "ROS 2 and Gazebo".
 FROM osrf/ros:humble-desktop
 
 ARG GPU=false

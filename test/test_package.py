@@ -2,7 +2,6 @@
 import ast
 import importlib.util
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -43,6 +42,11 @@ def _imports(path):
     return names
 
 
+def _launch_sources():
+    """The launch files, and the module of launch actions they share."""
+    return [*sorted((ROOT / 'launch').glob('*.py')), ROOT / PACKAGE / 'launch_common.py']
+
+
 def _code_files():
     return sorted([*(ROOT / PACKAGE).rglob('*.py'), *(ROOT / 'launch').glob('*.py')])
 
@@ -76,7 +80,7 @@ def test_every_ros_package_imported_is_a_dependency(manifest):
 def test_packages_named_in_launch_files_and_worlds_are_dependencies(manifest):
     deps = _runtime_deps(manifest)
     named = set()
-    for path in (ROOT / 'launch').glob('*.py'):
+    for path in _launch_sources():
         text = path.read_text()
         named |= set(re.findall(r"FindPackageShare\('([\w]+)'\)", text))
         named |= set(re.findall(r"package='([\w]+)'", text))
@@ -165,21 +169,15 @@ def test_ros_modules_import_rclpy_only_in_node_modules():
         assert not (top_level & ros_only), f'{path} imports {top_level & ros_only}'
 
 
-def test_flake8_on_the_ros_layer():
-    pytest.importorskip('flake8')
-    files = [str(ROOT / PACKAGE / 'ros'), str(ROOT / PACKAGE / 'gazebo'), str(ROOT / 'launch'),
-             *map(str, sorted((ROOT / 'test').glob('test_ros_*.py'))),
-             *map(str, sorted((ROOT / 'test').glob('test_launch_*.py'))),
-             str(ROOT / 'test' / 'test_worlds.py'), str(ROOT / 'test' / 'test_package.py')]
-    out = subprocess.run([sys.executable, '-m', 'flake8', *files], cwd=ROOT,
-                         capture_output=True, text=True)
-    assert out.returncode == 0, out.stdout + out.stderr
-
-
 def test_docs_list_every_parameter_and_launch_argument():
-    doc = (ROOT / 'docs' / 'ROS.md').read_text()
+    doc = (ROOT / 'README.md').read_text()
     keys = set(params.SHARED).union(*params.NODES.values())
     assert {k for k in keys if f'`{k}`' not in doc} == set()
-    for path in (ROOT / 'launch').glob('*.launch.py'):
+    found = set()
+    for path in _launch_sources():
         for name in re.findall(r"DeclareLaunchArgument\(\s*'(\w+)'", path.read_text()):
             assert f'`{name}`' in doc, f'{path.name}: argument {name} is not documented'
+            found.add(name)
+    # The pattern still finds every argument (the launch files declare them this way).
+    assert {'circuit', 'world', 'simulator', 'gui', 'rviz', 'config', 'ros_config', 'verbose',
+            'run_dir', 'resume', 'policy_dir', 'controller'} <= found
