@@ -36,9 +36,11 @@ def drive(track: str, policy: str = '') -> dict:
 
 
 def cell(r: dict) -> str:
+    """Lap completion, lap time, mean |deviation| from the line."""
+    dev = f"{r['mean_abs_deviation_m']:.2f} m"
     if r['laps_completed']:
-        return f"100% ({r['lap_time_s']:.1f} s)"
-    return f"{100 * r['completion']:.0f}% ({r['end_reason']})"
+        return f"100%, {r['lap_time_s']:.1f} s, {dev}"
+    return f"{100 * r['completion']:.0f}% ({r['end_reason']}), {dev}"
 
 
 def main() -> None:
@@ -79,7 +81,8 @@ def main() -> None:
                'max_time_to_first_lap_s': max(firsts) if firsts else None}
     print(json.dumps(summary), flush=True)
     names = [Path(t).stem + ('' if '/' not in t else ' (unseen)') for t in tracks]
-    lines = ['| controller | first lap (s) | ' + ' | '.join(names) + ' |',
+    lines = ['Each cell: lap completed, lap time, mean |deviation| from the line.', '',
+             '| controller | first lap (s) | ' + ' | '.join(names) + ' |',
              '|---|---|' + '---|' * len(tracks)]
     for label, report, drives in rows:
         first = report['time_to_first_lap_s']

@@ -66,12 +66,25 @@ def _cmd_drive(args: argparse.Namespace) -> int:
     path = result.pop('path')
     report = {'track': circuit.name, 'controller': kind, 'policy': args.policy,
               'laps_requested': args.laps, 'seed': args.seed, **result}
+    if kind == 'policy' and not args.no_baseline:
+        # The classic controller on the same circuit, same start and laps: the yardstick.
+        pid = drive(load_controller(None, cfg, 'pid'), circuit, laps=args.laps,
+                    seed=args.seed, config=cfg, max_steps=args.max_steps)
+        report['pid_baseline'] = {k: pid[k] for k in (
+            'laps_completed', 'completion', 'lap_time_s', 'mean_abs_deviation_m',
+            'max_abs_deviation_m', 'mean_speed_mps', 'steps', 'end_reason')}
     lap = report['lap_time_s']
     print(f'{report["laps_completed"]} lap(s), {100 * report["completion"]:.0f}% of the first'
           + (f', lap time {lap:.2f} s' if lap else '')
           + f', |deviation| mean {report["mean_abs_deviation_m"]:.3f} m max '
           f'{report["max_abs_deviation_m"]:.3f} m, {report["mean_speed_mps"]:.2f} m/s, '
           f'{report["steps"]} steps ({report["end_reason"]})', flush=True)
+    base = report.get('pid_baseline')
+    if base:
+        print(f'PID baseline: {100 * base["completion"]:.0f}% of the first lap'
+              + (f', lap time {base["lap_time_s"]:.2f} s' if base['lap_time_s'] else '')
+              + f', |deviation| mean {base["mean_abs_deviation_m"]:.3f} m max '
+              f'{base["max_abs_deviation_m"]:.3f} m', flush=True)
     if args.report:
         write_json(Path(args.report), report)
         print(f'report: {args.report}')
@@ -142,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--report', help='write the JSON report here')
     d.add_argument('--video', help='write the camera view with overlay (.mp4 or .avi)')
     d.add_argument('--plot', help='write the driven path over the circuit (.png)')
+    d.add_argument('--no-baseline', action='store_true',
+                   help='skip the PID baseline drive added to the report for comparison')
     d.set_defaults(func=_cmd_drive)
 
     b = sub.add_parser('bench', help='print speed figures as JSON')

@@ -27,6 +27,9 @@ def test_drive_report_has_the_documented_fields(trained_run, tmp_path, capsys):
     assert DRIVE_KEYS <= set(report)
     assert 0.0 <= report['completion'] <= 1.0 and report['steps'] > 0
     assert report['track'] == 'simple' and report['controller'] == 'policy'
+    # The PID baseline on the same circuit, for comparison.
+    assert DRIVE_KEYS <= set(report['pid_baseline'])
+    assert report['pid_baseline']['laps_completed'] == 1
     assert cv2.imread(str(tmp_path / 'path.png')) is not None
 
 

@@ -14,7 +14,9 @@ import yaml
 from ..config import Config, to_dict
 
 POLICY_META = 'rl_f1_driver.yaml'
-META_SECTIONS = ('actions', 'camera', 'perception', 'env', 'car', 'reward', 'track', 'seed')
+# pid rides along: its row weights must match the perception rows the policy was trained with.
+META_SECTIONS = ('actions', 'camera', 'perception', 'env', 'car', 'reward', 'pid', 'track',
+                 'seed')
 
 
 def export_policy(policy, out: Path, cfg: Config, train_step) -> Path:

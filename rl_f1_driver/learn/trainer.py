@@ -82,6 +82,7 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     from tf_agents.metrics import tf_metrics
     from tf_agents.policies import random_tf_policy
     from tf_agents.replay_buffers import tf_uniform_replay_buffer
+    from tf_agents.trajectories import time_step as ts
     from tf_agents.utils import common
 
     from .export import export_policy
@@ -170,7 +171,6 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     greedy = common.function(agent.policy.action)
 
     def act(observation: np.ndarray) -> int:
-        from tf_agents.trajectories import time_step as ts
         step = ts.TimeStep(tf.constant([1], tf.int32), tf.constant([0.0]), tf.constant([1.0]),
                            tf.constant(observation[None]))
         return int(greedy(step).action.numpy()[0])
@@ -253,6 +253,7 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     stopped = 'steps_done'
     last_result = None
     loop_s, loop_steps, loop_grads = 0.0, 0, 0  # inside collect+train calls only
+    traced = False
     next_eval = (int(env_steps.numpy()) // tc.eval_interval + 1) * tc.eval_interval
     next_ckpt = (int(env_steps.numpy()) // tc.checkpoint_interval + 1) * tc.checkpoint_interval
     next_log = (int(env_steps.numpy()) // tc.log_interval + 1) * tc.log_interval
@@ -272,9 +273,11 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
             n = max(1, math.ceil((target - done) / per_iter))
             t_chunk, g_chunk = time.perf_counter(), int(global_step.numpy())
             loss = float(train_chunk(tf.constant(n)).numpy())
-            loop_s += time.perf_counter() - t_chunk
-            loop_steps += int(env_steps.numpy()) - done
-            loop_grads += int(global_step.numpy()) - g_chunk
+            if traced:  # the first call also traces the graph: not throughput
+                loop_s += time.perf_counter() - t_chunk
+                loop_steps += int(env_steps.numpy()) - done
+                loop_grads += int(global_step.numpy()) - g_chunk
+            traced = True
             done = int(env_steps.numpy())
             if done >= next_log or done >= tc.steps:
                 now = time.perf_counter()
