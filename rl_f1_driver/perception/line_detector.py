@@ -61,19 +61,20 @@ class LineDetector:
         idx = self.row_indices(bgr.shape[0], row_fractions)
         mask = self.red_mask(np.ascontiguousarray(bgr[idx]))
         width = bgr.shape[1]
-        # All rows at once (this runs every control step): the usual row holds one run of red
-        # pixels, whose centre is (first + last + 1) / 2; only rows with gaps need the
-        # run-by-run search.
-        red = mask > 0
-        counts = red.sum(axis=1)
-        first = red.argmax(axis=1)
-        last = width - 1 - red[:, ::-1].argmax(axis=1)
-        found = counts >= self.cfg.min_pixels
-        columns = np.where(found, (first + last + 1) / 2.0, np.nan).astype(np.float32)
-        for r in np.flatnonzero(found & (counts != last - first + 1)):
-            columns[r] = _widest_run_centre(red[r].nonzero()[0])
+        k = len(idx)
+        errors = np.zeros(k, np.float32)
+        found = np.zeros(k, bool)
+        columns = np.full(k, np.nan, np.float32)
         half = width / 2.0
-        errors = np.where(found, (columns - half) / half, 0.0).astype(np.float32)
+        min_px = self.cfg.min_pixels
+        for r in range(k):
+            cols = mask[r].nonzero()[0]
+            if len(cols) < min_px:
+                continue
+            centre = _widest_run_centre(cols)
+            columns[r] = centre
+            errors[r] = (centre - half) / half
+            found[r] = True
         return LineReading(errors=errors, found=found, columns=columns, width=width)
 
     def mask_observation(self, bgr: np.ndarray, row_fractions: Optional[np.ndarray] = None
