@@ -186,10 +186,11 @@ def _always_lapping_evaluation(monkeypatch):
     """Evaluations that report a full lap both ways, so only the stop rule decides."""
     import rl_f1_driver.learn.evaluation as evaluation
 
-    def evaluate(env, act, laps=1):
-        return {'steps': 10, 'laps_completed': 1, 'completion': 1.0, 'lap_time_s': 1.0,
-                'lap_times_s': [1.0], 'mean_abs_deviation_m': 0.0, 'max_abs_deviation_m': 0.0,
-                'mean_speed_mps': 1.0, 'return': 1.0, 'end_reason': 'test', 'path': []}
+    def evaluate(envs, act, laps=1):
+        return [{'steps': 10, 'laps_completed': 1, 'completion': 1.0, 'lap_time_s': 1.0,
+                 'lap_times_s': [1.0], 'mean_abs_deviation_m': 0.0, 'max_abs_deviation_m': 0.0,
+                 'mean_speed_mps': 1.0, 'return': 1.0, 'end_reason': 'test', 'path': []}
+                for _ in envs]
 
     monkeypatch.setattr(evaluation, 'evaluate', evaluate)
 

@@ -170,10 +170,11 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
 
     greedy = common.function(agent.policy.action)
 
-    def act(observation: np.ndarray) -> int:
-        step = ts.TimeStep(tf.constant([1], tf.int32), tf.constant([0.0]), tf.constant([1.0]),
-                           tf.constant(observation[None]))
-        return int(greedy(step).action.numpy()[0])
+    def act(observations: np.ndarray) -> np.ndarray:
+        n = len(observations)
+        step = ts.TimeStep(tf.ones([n], tf.int32), tf.zeros([n]), tf.ones([n]),
+                           tf.constant(observations))
+        return greedy(step).action.numpy()
 
     # --- checkpoints -----------------------------------------------------------------------
     ckpt_items = dict(agent=agent, global_step=global_step, env_steps=env_steps,
@@ -207,8 +208,12 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
         """Greedy laps in each direction trained; the forward one is the headline figure."""
         nonlocal first_lap
         t_eval = time.perf_counter()
-        result = evaluate(eval_env, act, laps=1)
-        reverse = evaluate(reverse_env, act, laps=1) if reverse_env is not None else None
+        if reverse_env is None:
+            result, reverse = evaluate([eval_env], act)[0], None
+        elif shares_sim:  # one physical car: one direction after the other
+            result, reverse = evaluate([eval_env], act)[0], evaluate([reverse_env], act)[0]
+        else:
+            result, reverse = evaluate([eval_env, reverse_env], act)
         if shares_sim:  # one physical car (Gazebo): put it back on a training episode
             tf_env.reset()
         entry = {k: v for k, v in result.items() if k != 'path'}
