@@ -258,14 +258,15 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     stopped = 'steps_done'
     last_result = None
     loop_s, loop_steps, loop_grads = 0.0, 0, 0  # inside collect+train calls only
-    traced = False
     next_eval = (int(env_steps.numpy()) // tc.eval_interval + 1) * tc.eval_interval
     next_ckpt = (int(env_steps.numpy()) // tc.checkpoint_interval + 1) * tc.checkpoint_interval
     next_log = (int(env_steps.numpy()) // tc.log_interval + 1) * tc.log_interval
-    window_t, window_steps, window_grads = time.perf_counter(), int(env_steps.numpy()), int(
-        global_step.numpy())
     log(f'training {cfg.env.observation} DQN on {cfg.track} for {tc.steps:,} env steps '
         f'-> {out_dir}')
+    # One iteration first: it traces the graph (seconds), which is not training throughput.
+    train_chunk(tf.constant(1))
+    window_t, window_steps, window_grads = time.perf_counter(), int(env_steps.numpy()), int(
+        global_step.numpy())
     with _StopFlag() as stop:
         while True:
             done = int(env_steps.numpy())
@@ -278,11 +279,9 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
             n = max(1, math.ceil((target - done) / per_iter))
             t_chunk, g_chunk = time.perf_counter(), int(global_step.numpy())
             loss = float(train_chunk(tf.constant(n)).numpy())
-            if traced:  # the first call also traces the graph: not throughput
-                loop_s += time.perf_counter() - t_chunk
-                loop_steps += int(env_steps.numpy()) - done
-                loop_grads += int(global_step.numpy()) - g_chunk
-            traced = True
+            loop_s += time.perf_counter() - t_chunk
+            loop_steps += int(env_steps.numpy()) - done
+            loop_grads += int(global_step.numpy()) - g_chunk
             done = int(env_steps.numpy())
             if done >= next_log or done >= tc.steps:
                 now = time.perf_counter()
