@@ -118,7 +118,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         if not sep:
             raise UserError(f'--set {item!r}: expected KEY=VALUE, e.g. train.gamma=0.9')
         import yaml
-        overrides[key.strip()] = yaml.safe_load(value)
+        try:
+            overrides[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise UserError(f'--set {item!r}: the value is not valid YAML '
+                            '(lists like [64, 64], numbers, true/false, words)') from None
     cfg = load_config(*([args.config] if args.config else []), overrides=overrides)
     from .track import load_circuit
     load_circuit(cfg.track)  # a bad --track fails here, before TensorFlow starts
@@ -139,6 +143,16 @@ def _cmd_circuits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'expected a number >= 1, got {value}')
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog='rl-f1', description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest='command', required=True)
@@ -148,10 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--controller', choices=['policy', 'pid'], default='policy')
     d.add_argument('--config', help='config YAML for the PID controller')
     d.add_argument('--track', help='circuit to drive (default: the one it was trained on)')
-    d.add_argument('--laps', type=int, default=1)
+    d.add_argument('--laps', type=_positive_int, default=1)
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--randomize', action='store_true', help='enable domain randomisation')
-    d.add_argument('--max-steps', type=int, help='time limit in control steps')
+    d.add_argument('--max-steps', type=_positive_int, help='time limit in control steps')
     d.add_argument('--report', help='write the JSON report here')
     d.add_argument('--video', help='write the camera view with overlay (.mp4 or .avi)')
     d.add_argument('--plot', help='write the driven path over the circuit (.png)')
@@ -164,10 +178,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help='env: environment steps/s; drive: frame-to-Twist latency')
     b.add_argument('--policy', help='bench drive: exported policy directory')
     b.add_argument('--controller', choices=['policy', 'pid'], default='policy')
-    b.add_argument('--frames', type=int, default=2000, help='bench drive: frames to time')
+    b.add_argument('--frames', type=_positive_int, default=2000,
+                   help='bench drive: frames to time')
     b.add_argument('--obs', choices=['lines', 'image'], action='append',
                    help='observation mode (repeat for both; default lines)')
-    b.add_argument('--steps', type=int, default=20000)
+    b.add_argument('--steps', type=_positive_int, default=20000)
     b.add_argument('--track', default='simple')
     b.add_argument('--seed', type=int, default=0)
     b.add_argument('--config', help='config YAML layered over config/defaults.yaml')
@@ -179,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--out', help='run directory (default: runs/TRACK-OBS-sSEED-TIME)')
     t.add_argument('--track', help='built-in circuit name or circuit YAML path')
     t.add_argument('--observation', choices=['lines', 'image'])
-    t.add_argument('--steps', type=int, help='environment steps (train.steps)')
+    t.add_argument('--steps', type=_positive_int, help='environment steps (train.steps)')
     t.add_argument('--seed', type=int)
     t.add_argument('--set', action='append', metavar='KEY=VALUE',
                    help='override any config key, e.g. --set train.gamma=0.9 (repeatable)')
@@ -202,8 +217,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if getattr(args, 'laps', 1) < 1:
-        parser.error('--laps must be at least 1')
     if args.command in ('train', 'drive', 'bench'):
         from .quiet import import_tf_agents_quietly
         import_tf_agents_quietly()

@@ -271,3 +271,24 @@ def test_reversed_circuit_is_the_same_loop_the_other_way(simple_circuit):
     assert math.cos(yaw - c.pose_at(0.0)[2]) == pytest.approx(-1.0)
     # A quarter lap of the reversed loop is three quarters of the forward one.
     assert rev.pose_at(0.25)[:2] == pytest.approx(c.pose_at(0.75)[:2], abs=c.spacing)
+
+
+@pytest.mark.parametrize('points', [
+    [[0, 0], [40, 30], [40, 0], [0, 30]],        # bow tie crossing exactly on a sample point
+    [[0, 0], [10, 0], [20, 0], [10, 0]],          # back and forth along one line
+    [[0, 0], [20, 10], [40, 0], [20, -10], [0, 0], [-20, 10], [-40, 0], [-20, -10]],  # 8
+], ids=['bowtie', 'back_and_forth', 'eight_through_a_point'])
+def test_loops_that_touch_or_retrace_themselves_are_rejected(points):
+    with pytest.raises(CircuitError, match='crosses itself'):
+        circuit_mod.circuit_from_dict({'name': 'x', 'centerline': points}, 'x.yaml')
+
+
+def test_a_road_wider_than_the_gap_between_parts_of_the_loop_is_rejected():
+    thin = [[0, 0], [10, 0], [20, 0], [30, 0], [40, 0], [42, 1.5], [40, 3], [30, 3], [20, 3],
+            [10, 3], [0, 3], [-2, 1.5]]  # two straights 3 m apart
+    with pytest.raises(CircuitError, match=r'road \(8 m wide\) overlaps itself'):
+        circuit_mod.circuit_from_dict({'name': 'x', 'centerline': thin, 'road_width': 8.0},
+                                      'thin.yaml')
+    ok = circuit_mod.circuit_from_dict({'name': 'x', 'centerline': thin, 'road_width': 2.5,
+                                        'line_width': 0.2}, 'thin.yaml')
+    assert ok.road_width == 2.5

@@ -411,3 +411,29 @@ def test_make_env_bad_track_is_a_user_error():
     from rl_f1_driver.errors import UserError
     with pytest.raises(UserError, match='monza'):
         rl_f1_driver.make_env(track='monza')
+
+
+def test_ground_truth_starts_with_the_first_frame_that_has_a_pose():
+    """A backend whose reset frame has no pose (Gazebo odometry not matched yet) must not
+    carry progress or laps over from the previous episode."""
+    from dataclasses import replace
+
+    from rl_f1_driver import make_env
+
+    env = make_env(track='simple', seed=0, start=0.0, direction='forward')
+    sim = env.sim
+    real_reset = sim.reset
+
+    def reset_without_pose(pose):
+        return replace(real_reset(pose), pose=None)
+
+    env.reset()
+    for _ in range(100):
+        env.step(np.int32(0))
+    assert env.get_info()['progress'] > 0.05
+    sim.reset = reset_without_pose
+    env.reset()
+    assert env.get_info() == {}
+    env.step(np.int32(0))  # first posed frame: tracking starts here
+    env.step(np.int32(0))
+    assert abs(float(env.get_info()['progress'])) < 0.01

@@ -83,15 +83,17 @@ def test_resume_continues_the_step_counter_and_history(trained_run, tmp_path):
     assert any(line.startswith('resumed from') and f'{report["env_steps"]:,}' in line
                for line in lines)
     assert more['env_steps'] >= 900
-    # The replay buffer is not checkpointed, so resuming refills it with random steps (they
-    # count as env steps); then each iteration trains once on at least
-    # collect_steps_per_iteration new env steps.
+    # The replay buffer is not checkpointed, so resuming refills it with random steps, which
+    # are not progress: the counter goes on from the checkpoint, and each iteration trains
+    # once on at least collect_steps_per_iteration new env steps (one more batch step at most,
+    # when an episode resets).
     assert any(line.startswith('refilling the replay buffer') for line in lines)
     t = short_config().train
     iterations = more['gradient_steps'] - report['gradient_steps']
     collected = more['env_steps'] - report['env_steps']
     assert iterations > 0
-    assert collected >= t.initial_collect_steps + t.collect_steps_per_iteration * iterations
+    assert (t.collect_steps_per_iteration * iterations <= collected
+            <= (t.collect_steps_per_iteration + t.num_envs) * iterations)
     steps = [e['env_steps'] for e in more['evaluations']]
     assert steps[:2] == [e['env_steps'] for e in report['evaluations']]
     assert steps == sorted(steps) and steps[-1] >= 900
@@ -163,12 +165,10 @@ def test_sigint_saves_a_checkpoint_that_resumes(tmp_path):
     assert report['stopped'] == 'interrupted' and report['env_steps'] < 200000
     assert (out / 'policy' / 'saved_model.pb').is_file()
     from rl_f1_driver.config import load_config
-    # The replay buffer is not checkpointed: resuming refills it (200 random steps), then
-    # learns for the rest of the budget.
-    resumed_cfg = load_config(cfg, overrides={'train.steps': report['env_steps'] + 400})
+    resumed_cfg = load_config(cfg, overrides={'train.steps': report['env_steps'] + 100})
     more, lines = run_training(out, resumed_cfg, resume=True)
     assert any(line.startswith('resumed from') for line in lines)
-    assert more['env_steps'] >= report['env_steps'] + 400
+    assert more['env_steps'] >= report['env_steps'] + 100
     assert more['gradient_steps'] > report['gradient_steps']
 
 
@@ -208,3 +208,68 @@ def test_early_stop_waits_for_a_lap_and_for_min_steps(monkeypatch, tmp_path):
     assert 700 <= report['env_steps'] < 900
     assert len(report['evaluations']) >= 4
     assert report['env_steps_to_first_lap'] == report['evaluations'][0]['env_steps']
+
+
+def test_sigint_during_warm_up_still_exports_a_policy(tmp_path):
+    cfg = write_yaml(tmp_path, 'cfg.yaml', {'train': {'steps': 200000, 'fc_layers': [16],
+                                                      'initial_collect_steps': 2000}})
+    out = tmp_path / 'run'
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen([sys.executable, '-m', 'rl_f1_driver', 'train', '--config',
+                             str(cfg), '--out', str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        _wait_for_line(proc, 'collecting')  # random warm-up under way, graphs not traced yet
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, rest
+    report = json.loads((out / 'report.json').read_text())
+    assert report['stopped'] == 'interrupted' and report['gradient_steps'] == 0
+    assert (out / 'policy' / 'saved_model.pb').is_file()
+
+
+def test_reusing_a_directory_with_another_config_starts_afresh(trained_run, tmp_path):
+    out, report, _ = trained_run
+    copy = tmp_path / 'run'
+    shutil.copytree(out, copy)
+    fresh, lines = run_training(copy, short_config(**{'train.gamma': 0.9}),
+                                allow_config_change=True)
+    # Nothing of the old run was restored: the counter and history start from zero.
+    assert [e['env_steps'] for e in fresh['evaluations']][0] < 600
+    assert fresh['gradient_steps'] <= report['gradient_steps']
+    assert any('moved to' in line for line in lines)
+    assert len(list(copy.glob('checkpoints.replaced-*'))) == 1
+    # A network of another shape cannot be resumed: a clear error, not a TensorFlow one.
+    with pytest.raises(UserError, match='cannot restore this checkpoint'):
+        run_training(copy, short_config(**{'train.gamma': 0.9, 'train.fc_layers': [8]}),
+                     resume=True, allow_config_change=True)
+
+
+def test_evaluation_has_time_for_a_lap_of_a_long_circuit():
+    from rl_f1_driver.learn.trainer import evaluation_config
+    from rl_f1_driver.track import load_circuit
+    cfg = short_config(track='long')
+    ev = evaluation_config(cfg)
+    dt = cfg.camera.control_period
+    assert ev.env.max_steps * dt * 1.0 >= load_circuit('long').length  # a lap at 1 m/s
+    assert ev.env.start == 0.0 and not ev.randomization.enabled
+
+
+def test_invalid_yaml_in_set_is_a_one_line_error(tmp_path, capsys):
+    from rl_f1_driver import cli
+    rc = cli.main(['train', '--set', 'train.fc_layers=[1', '--out', str(tmp_path / 'o')])
+    err = capsys.readouterr().err
+    assert rc == 2 and 'not valid YAML' in err and 'Traceback' not in err
+
+
+def test_run_files_are_readable_like_any_other_file(tmp_path):
+    from rl_f1_driver.learn.run_dir import write_json
+    umask = os.umask(0o022)
+    try:
+        write_json(tmp_path / 'r.json', {'a': 1})
+        assert (tmp_path / 'r.json').stat().st_mode & 0o777 == 0o644
+    finally:
+        os.umask(umask)

@@ -164,6 +164,9 @@ def policy_config(policy_dir: Path) -> Config:
         sections = meta['config']
         if not isinstance(sections, dict):
             raise TypeError('config is not a mapping')
+        missing = sorted({k.split('.')[0] for k in MUST_MATCH} - set(sections))
+        if missing:
+            raise KeyError(f'config lacks {", ".join(missing)}')
     except (yaml.YAMLError, KeyError, TypeError, UnicodeDecodeError) as exc:
         raise UserError(f'{meta_path}: corrupt policy description ({exc})') from None
     try:

@@ -1,7 +1,6 @@
 """Drive laps on the embedded simulator with any controller; report and video."""
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Callable, Optional
@@ -10,17 +9,12 @@ import numpy as np
 
 from ..config import Config
 from ..env.metrics import EpisodeStats
-from ..env.termination import Termination
+from ..env.termination import Termination, lap_step_budget
 from ..perception import draw_overlay
 from ..sim.embedded import EmbeddedSimulator
 from ..sim.types import ZERO_TWIST, Pose2D
 from ..track import Circuit, TrackTracker
 from .controller import Controller
-
-
-def default_max_steps(circuit: Circuit, laps: int, dt: float) -> int:
-    """Generous time limit: every lap at an average of 1 m/s."""
-    return int(math.ceil(laps * circuit.length / 1.0 / dt)) + 100
 
 
 def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0,
@@ -31,7 +25,7 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
     cfg = config or controller.config
     sim = EmbeddedSimulator(circuit, cfg.camera, cfg.car, cfg.randomization, seed=seed)
     dt = sim.control_period
-    max_steps = max_steps or default_max_steps(circuit, laps, dt)
+    max_steps = max_steps or lap_step_budget(circuit.length, laps, dt)
     writer = _VideoWriter(video, cfg.camera.rate_hz) if video else None
     sim.request_view(None if writer else controller.view())
     tracker = TrackTracker(circuit)
@@ -75,6 +69,7 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
             writer.close()
         sim.close()
     summary = stats.summary()
+    del summary['return']  # no reward here: driving is judged by laps, time and deviation
     summary['completion'] = (1.0 if stats.laps >= 1
                              else min(1.0, max(0.0, stats.progress_m) / circuit.length))
     summary['path'] = stats.path

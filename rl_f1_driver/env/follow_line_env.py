@@ -63,6 +63,7 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         self._info: dict = {}
         self.stats = EpisodeStats()
         self.record_path = False  # keep the driven path in stats (evaluation, plots)
+        self._tracking = False
         self.start_fraction: Optional[float] = None
 
     # --- tf-agents API ---------------------------------------------------------------------
@@ -90,9 +91,9 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
             lap_length=self.circuit.length if self.circuit is not None else 0.0,
             start_stamp=frame.stamp, last_lap_stamp=frame.stamp,
             path=[] if self.record_path else None)
-        if self._tracker is not None and frame.pose is not None:
-            st = self._tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
-            self._info = self._make_info(st, frame)
+        self._tracking = False
+        self._info = {}
+        self._start_tracking(frame)
         obs = self._observe(frame)
         return _time_step(_FIRST, 0.0, _ONE, obs)
 
@@ -155,9 +156,19 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         self._reading = self.observer.reading
         return obs
 
+    def _start_tracking(self, frame: Frame) -> None:
+        """Ground truth starts with the first frame of the episode that has a pose (a Gazebo
+        reset frame may have none); until then nothing from the last episode carries over."""
+        if self._tracker is not None and frame.pose is not None:
+            st = self._tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
+            self._info = self._make_info(st, frame)
+            self._tracking = True
+
     def _track(self, frame: Frame):
         st = None
-        if self._tracker is not None and frame.pose is not None:
+        if not self._tracking:
+            self._start_tracking(frame)
+        elif frame.pose is not None:
             p = frame.pose
             st = self._tracker.update(p.x, p.y, p.yaw)
             self._info = self._make_info(st, frame)

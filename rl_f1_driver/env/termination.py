@@ -9,6 +9,12 @@ from ..perception import LineReading
 from ..track import Circuit, TrackState
 
 WRONG_WAY_M = 5.0  # driven this far backwards along the line is not following it
+SLOWEST_LAP_MPS = 1.0  # step budgets allow laps at this average speed
+
+
+def lap_step_budget(lap_length: float, laps: int, dt: float) -> int:
+    """Control steps for `laps` laps at an average of SLOWEST_LAP_MPS: generous, but bounded."""
+    return int(math.ceil(laps * lap_length / SLOWEST_LAP_MPS / dt)) + 100
 
 
 class Termination:

@@ -30,6 +30,11 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
             f.write(text)
+        # mkstemp makes owner-only files; give the usual umask-based mode, so a run written in
+        # a container (as root) stays readable on the host.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -18,7 +18,8 @@ import numpy as np
 from ..config import Config, load_config, to_dict
 from ..config.loader import build
 from ..env import F1FollowLineEnv, env_from_config
-from ..errors import ConfigError
+from ..env.termination import lap_step_budget
+from ..errors import ConfigError, UserError
 from ..track import load_circuit
 from .run_dir import STATE_FILE, prepare_run_dir, write_json
 
@@ -30,10 +31,11 @@ def evaluation_config(cfg: Config, direction: Optional[str] = None) -> Config:
     """Greedy evaluation: from the start line, in the circuit's direction, no randomisation,
     with time for a lap."""
     raw = to_dict(cfg)
+    budget = lap_step_budget(load_circuit(cfg.track).length, 1, cfg.camera.control_period)
     raw['env']['start'] = 0.0
     raw['env']['direction'] = direction or (
         'forward' if cfg.env.direction == 'random' else cfg.env.direction)
-    raw['env']['max_steps'] = cfg.train.eval_max_steps
+    raw['env']['max_steps'] = max(cfg.train.eval_max_steps, budget)
     raw['randomization']['enabled'] = False
     return build(raw)
 
@@ -182,10 +184,21 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
                                                   episodes=episodes))
     if tc.checkpoint_replay_buffer:
         ckpt_items['replay_buffer'] = replay
-    checkpointer = common.Checkpointer(ckpt_dir=str(out_dir / 'checkpoints'), max_to_keep=2,
-                                       **ckpt_items)
+    ckpt_dir = out_dir / 'checkpoints'
+    if not resume and ckpt_dir.is_dir() and any(ckpt_dir.iterdir()):
+        # Reached only with --allow-config-change. tf-agents' Checkpointer restores whatever it
+        # finds, so the old run's checkpoints are moved aside (kept, not deleted).
+        aside = out_dir / f'checkpoints.replaced-{time.strftime("%Y%m%d-%H%M%S")}'
+        ckpt_dir.rename(aside)
+        log(f'starting afresh: the previous checkpoints were moved to {aside}')
+    try:
+        checkpointer = common.Checkpointer(ckpt_dir=str(ckpt_dir), max_to_keep=2, **ckpt_items)
+    except (ValueError, tf.errors.OpError) as exc:
+        first = str(exc).strip().splitlines()[0][:160]
+        raise UserError(f'{ckpt_dir}: cannot restore this checkpoint into the configured agent '
+                        f'({first}); the network or observation differs from the saved run. '
+                        'Train into a new --out instead.') from None
     if resume:
-        checkpointer.initialize_or_restore()
         log(f'resumed from {checkpointer.manager.latest_checkpoint} at env step '
             f'{int(env_steps.numpy()):,}, gradient step {int(global_step.numpy()):,}')
 
@@ -244,30 +257,38 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
             reverse is None or reverse['laps_completed'] >= 1)
         return result
 
-    # --- initial random collection ---------------------------------------------------------
-    per_iter = tc.collect_steps_per_iteration
-    if int(replay.num_frames().numpy()) < tc.initial_collect_steps:
-        n = math.ceil(tc.initial_collect_steps / tc.num_envs)
-        log(f'{"refilling the replay buffer with" if resume else "collecting"} '
-            f'{n * tc.num_envs:,} random steps on {cfg.track} '
-            f'({tc.num_envs} environment{"s" if tc.num_envs > 1 else ""}, '
-            f'{cfg.env.observation} observation)')
-        collect_random(tf.constant(n))  # counted: env_steps is every interaction
-
-    # --- main loop -------------------------------------------------------------------------
-    stopped = 'steps_done'
-    last_result = None
-    loop_s, loop_steps, loop_grads = 0.0, 0, 0  # inside collect+train calls only
-    next_eval = (int(env_steps.numpy()) // tc.eval_interval + 1) * tc.eval_interval
-    next_ckpt = (int(env_steps.numpy()) // tc.checkpoint_interval + 1) * tc.checkpoint_interval
-    next_log = (int(env_steps.numpy()) // tc.log_interval + 1) * tc.log_interval
-    log(f'training {cfg.env.observation} DQN on {cfg.track} for {tc.steps:,} env steps '
-        f'-> {out_dir}')
-    # One iteration first: it traces the graph (seconds), which is not training throughput.
-    train_chunk(tf.constant(1))
-    window_t, window_steps, window_grads = time.perf_counter(), int(env_steps.numpy()), int(
-        global_step.numpy())
+    # Ctrl-C / SIGTERM from here on end the run cleanly: checkpoint, policy, report.
     with _StopFlag() as stop:
+        # --- initial random collection ---------------------------------------------------------
+        per_iter = tc.collect_steps_per_iteration
+        if (int(replay.num_frames().numpy()) < tc.initial_collect_steps
+                and int(env_steps.numpy()) < tc.steps):
+            n = math.ceil(tc.initial_collect_steps / tc.num_envs)
+            log(f'{"refilling the replay buffer with" if resume else "collecting"} '
+                f'{n * tc.num_envs:,} random steps on {cfg.track} '
+                f'({tc.num_envs} environment{"s" if tc.num_envs > 1 else ""}, '
+                f'{cfg.env.observation} observation)')
+            before = env_steps.numpy()
+            collect_random(tf.constant(n))
+            if resume:
+                # The buffer was not checkpointed: refilling it is not progress, so the step
+                # counter and the schedules on it stay where the checkpoint left them.
+                env_steps.assign(before)
+
+        # --- main loop -------------------------------------------------------------------------
+        stopped = 'steps_done'
+        last_result = None
+        loop_s, loop_steps, loop_grads = 0.0, 0, 0  # inside collect+train calls only
+        next_eval = (int(env_steps.numpy()) // tc.eval_interval + 1) * tc.eval_interval
+        next_ckpt = (int(env_steps.numpy()) // tc.checkpoint_interval + 1) * tc.checkpoint_interval
+        next_log = (int(env_steps.numpy()) // tc.log_interval + 1) * tc.log_interval
+        log(f'training {cfg.env.observation} DQN on {cfg.track} for {tc.steps:,} env steps '
+            f'-> {out_dir}')
+        if stop.signal is None and int(env_steps.numpy()) < tc.steps:
+            # One iteration first: it traces the graph (seconds), which is not throughput.
+            train_chunk(tf.constant(1))
+        window_t, window_steps, window_grads = time.perf_counter(), int(env_steps.numpy()), int(
+            global_step.numpy())
         while True:
             done = int(env_steps.numpy())
             if done >= tc.steps:

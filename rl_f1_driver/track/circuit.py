@@ -154,6 +154,11 @@ def circuit_from_dict(data: object, source: str = '<circuit>') -> Circuit:
         raise bad(f'centerline: the smoothed loop crosses itself near ({where[0]:.1f}, '
                   f'{where[1]:.1f}); a circuit must be a simple closed loop')
     points, tangents, s, length = _resample(dense, SAMPLE_SPACING)
+    where = _road_overlap(points, length / len(points), road_width)
+    if where is not None:
+        raise bad(f'centerline: the road ({road_width:g} m wide) overlaps itself near '
+                  f'({where[0]:.1f}, {where[1]:.1f}); keep separate parts of the loop at least '
+                  'one road width apart')
     return Circuit(name=name.strip(), control_points=ctrl, road_width=road_width,
                    line_width=line_width, points=points, tangents=tangents, s=s,
                    length=length, source=source)
@@ -222,9 +227,35 @@ def _self_intersection(dense: np.ndarray) -> Optional[np.ndarray]:
         d2 = _cross(b - a, d - a)
         d3 = _cross(d - c, a - c)
         d4 = _cross(d - c, b - c)
-        hit = (d1 * d2 < 0) & (d3 * d4 < 0)
+        # <= 0: touching at a point counts (a figure eight through a sample point). Collinear
+        # segments make all four products 0; they meet only if their boxes overlap.
+        boxes = ((np.minimum(c[:, 0], d[:, 0]) <= max(a[0], b[0]))
+                 & (np.maximum(c[:, 0], d[:, 0]) >= min(a[0], b[0]))
+                 & (np.minimum(c[:, 1], d[:, 1]) <= max(a[1], b[1]))
+                 & (np.maximum(c[:, 1], d[:, 1]) >= min(a[1], b[1])))
+        hit = (d1 * d2 <= 0) & (d3 * d4 <= 0) & boxes
         if np.any(hit):
             return a
+    return None
+
+
+def _road_overlap(points: np.ndarray, spacing: float, road_width: float
+                  ) -> Optional[np.ndarray]:
+    """A point where two parts of the loop, far apart along it, are closer than the road is
+    wide (their road surfaces overlap), else None."""
+    step = max(1, int(round(0.5 / spacing)), len(points) // 2000)
+    p = points[::step]
+    m = len(p)
+    along = np.arange(m) * step * spacing
+    length = m * step * spacing
+    # Along the line, a U-turn as tight as the road allows brings two points this close.
+    min_along = 0.5 * np.pi * road_width
+    for i in range(m):
+        sep = np.abs(along - along[i])
+        sep = np.minimum(sep, length - sep)
+        d = np.hypot(p[:, 0] - p[i, 0], p[:, 1] - p[i, 1])
+        if np.any((sep > min_along) & (d < road_width)):
+            return p[i]
     return None
 
 
