@@ -142,24 +142,31 @@ def _wait_for_line(proc, needle, limit=400):
     raise AssertionError(f'{needle!r} never printed:\n' + ''.join(seen))
 
 
+def _interrupt_training(cfg, out, after_line):
+    """Run `rl-f1 train` in a subprocess, send SIGINT once it prints `after_line` (output, not
+    time, is the synchronisation), and return (exit code, the rest of its output)."""
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    proc = subprocess.Popen([sys.executable, '-m', 'rl_f1_driver', 'train', '--config',
+                             str(cfg), '--out', str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        _wait_for_line(proc, after_line)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    return proc.returncode, rest
+
+
 def test_sigint_saves_a_checkpoint_that_resumes(tmp_path):
     cfg = write_yaml(tmp_path, 'cfg.yaml', {
         'train': {'steps': 200000, 'initial_collect_steps': 200, 'log_interval': 100,
                   'eval_interval': 100000, 'checkpoint_interval': 100000,
                   'fc_layers': [16], 'stop_on_lap': False}})
     out = tmp_path / 'run'
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    proc = subprocess.Popen([sys.executable, '-m', 'rl_f1_driver', 'train', '--config',
-                             str(cfg), '--out', str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
-    try:
-        _wait_for_line(proc, 'env steps/s')  # training is under way
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, rest
+    rc, rest = _interrupt_training(cfg, out, 'env steps/s')  # training is under way
+    assert rc == 130, rest
     assert 'interrupted: checkpoint saved' in rest
     report = json.loads((out / 'report.json').read_text())
     assert report['stopped'] == 'interrupted' and report['env_steps'] < 200000
@@ -214,18 +221,9 @@ def test_sigint_during_warm_up_still_exports_a_policy(tmp_path):
     cfg = write_yaml(tmp_path, 'cfg.yaml', {'train': {'steps': 200000, 'fc_layers': [16],
                                                       'initial_collect_steps': 2000}})
     out = tmp_path / 'run'
-    env = dict(os.environ, PYTHONUNBUFFERED='1')
-    proc = subprocess.Popen([sys.executable, '-m', 'rl_f1_driver', 'train', '--config',
-                             str(cfg), '--out', str(out)], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
-    try:
-        _wait_for_line(proc, 'collecting')  # random warm-up under way, graphs not traced yet
-        proc.send_signal(signal.SIGINT)
-        rest, _ = proc.communicate(timeout=300)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 130, rest
+    # The random warm-up is under way; the graphs are not traced yet.
+    rc, rest = _interrupt_training(cfg, out, 'collecting')
+    assert rc == 130, rest
     report = json.loads((out / 'report.json').read_text())
     assert report['stopped'] == 'interrupted' and report['gradient_steps'] == 0
     assert (out / 'policy' / 'saved_model.pb').is_file()
