@@ -15,7 +15,7 @@ from typing import Callable, Optional
 
 import numpy as np
 
-from ..config import Config, load_config, to_dict
+from ..config import Config, to_dict
 from ..config.loader import build
 from ..env import F1FollowLineEnv, env_from_config
 from ..env.termination import lap_step_budget
@@ -381,8 +381,3 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     for env in py_envs + ([] if shares_sim else [e for e in (eval_env, reverse_env) if e]):
         env.close()
     return report
-
-
-def train_from_files(config: Optional[str], overrides: dict, out_dir: Path, **kwargs) -> dict:
-    cfg = load_config(*([config] if config else []), overrides=overrides)
-    return train(cfg, out_dir, **kwargs)
