@@ -1,6 +1,7 @@
 # Two commands do all set-up on a fresh machine:
 #   make train   create .venv with the pinned stack if missing, then train on the embedded simulator
-#   make test    create .venv if missing, then run the whole test suite
+#   make test    create .venv if missing, then run the whole test suite (test/run.sh; with
+#                ROS 2 sourced it builds the package with colcon first and runs the ROS tests)
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -9,7 +10,7 @@ CONFIG ?= config/train.yaml
 RUN ?=
 ARGS ?=
 
-.PHONY: train test lint bench clean-venv
+.PHONY: venv train test lint bench clean-venv
 
 $(STAMP): requirements.txt requirements-test.txt setup.py
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
@@ -20,11 +21,14 @@ $(STAMP): requirements.txt requirements-test.txt setup.py
 	$(PY) -m pip install --no-deps --no-build-isolation --use-pep517 -e .
 	touch $(STAMP)
 
+venv: $(STAMP)
+
 train: $(STAMP)
 	$(VENV)/bin/rl-f1 train --config $(CONFIG) $(if $(RUN),--out $(RUN)) $(ARGS)
 
+# With ROS 2 sourced, test/run.sh first builds the package with colcon (see README, Tests).
 test: $(STAMP)
-	$(PY) -m pytest test $(ARGS)
+	PY=$(PY) bash test/run.sh $(ARGS)
 
 lint: $(STAMP)
 	$(PY) -m flake8 rl_f1_driver test bench launch setup.py

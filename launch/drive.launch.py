@@ -9,10 +9,8 @@ Shared arguments and actions: rl_f1_driver/launch_common.py.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
-from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
 
-from rl_f1_driver.launch_common import (PACKAGE, simulation_actions, simulation_arguments,
+from rl_f1_driver.launch_common import (node, simulation_actions, simulation_arguments,
                                         string_param)
 
 
@@ -30,13 +28,13 @@ def generate_launch_description():
         DeclareLaunchArgument(
             'controller', default_value='policy', choices=['policy', 'pid'],
             description='policy: the trained DQN; pid: the baseline line follower'),
-        *simulation_actions(),
-        Node(
-            package=PACKAGE, executable='drive_node', name='drive_node', output='screen',
-            parameters=[LaunchConfiguration('ros_config'), {
-                'policy_dir': string_param('policy_dir'),
-                'controller': string_param('controller'),
-                'config_file': string_param('config'),
-                'use_sim_time': True,
-            }]),
+        *simulation_actions(sim_required=True),
+        # The main node: when it ends (or cannot start) the launch ends with it.
+        node('drive_node', [{
+            'track': string_param('circuit'),
+            'policy_dir': string_param('policy_dir'),
+            'controller': string_param('controller'),
+            'config_file': string_param('config'),
+            'use_sim_time': True,
+        }], required=True),
     ])

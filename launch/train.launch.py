@@ -10,10 +10,9 @@ Shared arguments and actions: rl_f1_driver/launch_common.py.
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.substitutions import LaunchConfiguration
-from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
 
-from rl_f1_driver.launch_common import (PACKAGE, simulation_actions, simulation_arguments,
+from rl_f1_driver.launch_common import (node, simulation_actions, simulation_arguments,
                                         string_param)
 
 
@@ -25,19 +24,19 @@ def generate_launch_description():
                                 '(simple, many_curves, hairpins, long)',
             gui_default='false',
             config_description="training config YAML over config/defaults.yaml ('' for "
-                               "defaults)"),
+                               "defaults)",
+            stepping_default='lockstep'),
         DeclareLaunchArgument('run_dir', default_value='runs/gazebo',
                               description='output folder of the training run'),
         DeclareLaunchArgument('resume', default_value='false',
                               description='continue the run in run_dir from its checkpoint'),
         *simulation_actions(),
-        Node(
-            package=PACKAGE, executable='train_node', name='train_node', output='screen',
-            parameters=[LaunchConfiguration('ros_config'), {
-                'track': string_param('circuit'),
-                'config_file': string_param('config'),
-                'run_dir': string_param('run_dir'),
-                'resume': ParameterValue(LaunchConfiguration('resume'), value_type=bool),
-                'use_sim_time': True,
-            }]),
+        # The main node: when training ends (or fails) the launch ends with it.
+        node('train_node', [{
+            'track': string_param('circuit'),
+            'config_file': string_param('config'),
+            'run_dir': string_param('run_dir'),
+            'resume': ParameterValue(LaunchConfiguration('resume'), value_type=bool),
+            'use_sim_time': True,
+        }], required=True),
     ])

@@ -3,7 +3,7 @@
 Imported by the launch files only, at launch time (the package is on PYTHONPATH in a sourced
 workspace). It uses the launch and launch_ros Python APIs, never rclpy.
 """
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription
+from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, Shutdown
 from launch.conditions import IfCondition
 from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
@@ -12,6 +12,23 @@ from launch_ros.parameter_descriptions import ParameterValue
 from launch_ros.substitutions import FindPackageShare
 
 PACKAGE = 'rl_f1_driver'
+# Our nodes get a fully specified name ('/' + name): launch_ros then writes the launch
+# arguments under the node's own name instead of `/**`, so they override the node's section of
+# the parameter file (in Humble a node-specific entry beats a wildcard whatever the order).
+NAMESPACE = ''
+
+
+def node(executable: str, parameters: list, required: bool = False, **kwargs) -> Node:
+    """One of our nodes: parameters from `ros_config`, then `parameters` (they win).
+
+    `required`: the launch ends when this node ends (the main node of a launch file), with
+    the node's exit as the reason, instead of leaving the simulator running on its own.
+    """
+    if required:
+        kwargs['on_exit'] = Shutdown(reason=f'{executable} ended')
+    return Node(package=PACKAGE, executable=executable, name=executable, namespace=NAMESPACE,
+                output='screen', emulate_tty=True,
+                parameters=[LaunchConfiguration('ros_config'), *parameters], **kwargs)
 
 
 def _share():
@@ -44,7 +61,10 @@ def world_arguments(circuit_description):
         DeclareLaunchArgument('circuit', default_value='simple',
                               description=circuit_description),
         DeclareLaunchArgument(
-            'world', default_value=PathJoinSubstitution([_share(), 'worlds', [circuit, '.world']]),
+            'world',
+            # Humble's PathJoinSubstitution takes one substitution (or text) per part: join
+            # the folder, then append the extension (a list of substitutions concatenates).
+            default_value=[PathJoinSubstitution([_share(), 'worlds', circuit]), '.world'],
             description='Gazebo world file (default: the generated world of `circuit`)'),
     ]
 
@@ -54,7 +74,8 @@ def verbose_argument():
                                  description='verbose Gazebo output')
 
 
-def simulation_arguments(circuit_description, gui_default, config_description):
+def simulation_arguments(circuit_description, gui_default, config_description,
+                         stepping_default='realtime'):
     """The arguments of simulation_actions(), and `config` for the nodes."""
     return [
         *world_arguments(circuit_description),
@@ -69,6 +90,10 @@ def simulation_arguments(circuit_description, gui_default, config_description):
         DeclareLaunchArgument(
             'ros_config', default_value=PathJoinSubstitution([_share(), 'config', 'ros.yaml']),
             description='ROS parameter file with topic names and node settings'),
+        DeclareLaunchArgument(
+            'stepping', default_value=stepping_default, choices=['realtime', 'lockstep'],
+            description='sim_node only: realtime (camera rate, for watching) or lockstep (one '
+                        'control period per command, as fast as the nodes go)'),
         verbose_argument(),
     ]
 
@@ -94,17 +119,19 @@ def gazebo_actions(server_condition=None, client_condition=None):
     ]
 
 
-def simulation_actions():
-    """Gazebo (simulator:=gazebo) or sim_node (simulator:=embedded), and rviz (rviz:=true)."""
+def simulation_actions(sim_required=False):
+    """Gazebo (simulator:=gazebo) or sim_node (simulator:=embedded), and rviz (rviz:=true).
+
+    `sim_required`: the launch ends when sim_node ends (driving: nothing left to drive).
+    Training leaves it to train_node, which then saves its checkpoint and names what stopped.
+    """
     return [
         *gazebo_actions(server_condition=_is('simulator', 'gazebo'),
                         client_condition=_both('simulator', 'gazebo', 'gui')),
-        Node(
-            package=PACKAGE, executable='sim_node', name='sim_node', output='screen',
-            parameters=[LaunchConfiguration('ros_config'),
-                        {'track': string_param('circuit'),
-                         'config_file': string_param('config')}],
-            condition=_is('simulator', 'embedded')),
+        node('sim_node', [{'track': string_param('circuit'),
+                           'config_file': string_param('config'),
+                           'stepping': string_param('stepping')}],
+             required=sim_required, condition=_is('simulator', 'embedded')),
         Node(
             package='rviz2', executable='rviz2', name='rviz2', output='log',
             arguments=['-d', PathJoinSubstitution([_share(), 'config', 'rl_f1_driver.rviz'])],

@@ -19,7 +19,7 @@ COMMON = 'rl_f1_driver.launch_common'
 # The launch / launch_ros API the launch files may use (ROS 2 Humble).
 API = {
     'launch': ['LaunchDescription'],
-    'launch.actions': ['DeclareLaunchArgument', 'IncludeLaunchDescription'],
+    'launch.actions': ['DeclareLaunchArgument', 'IncludeLaunchDescription', 'Shutdown'],
     'launch.conditions': ['IfCondition'],
     'launch.launch_description_sources': ['PythonLaunchDescriptionSource'],
     'launch.substitutions': ['LaunchConfiguration', 'PathJoinSubstitution', 'PythonExpression'],
@@ -139,9 +139,9 @@ def test_every_argument_has_a_default_and_a_description(path):
 
 @pytest.mark.parametrize('name, expected', [
     ('train.launch.py', {'circuit', 'world', 'simulator', 'gui', 'rviz', 'config',
-                         'ros_config', 'run_dir', 'resume'}),
+                         'ros_config', 'run_dir', 'resume', 'stepping'}),
     ('drive.launch.py', {'circuit', 'world', 'simulator', 'gui', 'rviz', 'config',
-                         'ros_config', 'policy_dir', 'controller'}),
+                         'ros_config', 'policy_dir', 'controller', 'stepping'}),
     ('world.launch.py', {'circuit', 'world', 'gui'}),
 ])
 def test_arguments_the_docs_promise(name, expected):
@@ -166,6 +166,11 @@ def test_nodes_started_exist_and_get_the_parameter_file(name, executables):
         if node.kw('package') == 'rl_f1_driver':
             assert f"'{exe} = rl_f1_driver.ros.{exe}:main'" in setup_py
             assert node.kw('name') == exe   # the ros.yaml section name
+            # Fully specified (namespace given): launch arguments then override ros.yaml's
+            # node section instead of losing to it.
+            assert node.kw('namespace') == ''
+            if exe != 'sim_node':
+                assert isinstance(node.kw('on_exit'), S.Shutdown)
             first = node.kw('parameters')[0]
             assert first == S.LaunchConfiguration('ros_config')
     assert _arguments(entities)['ros_config'].kw('default_value') == S.PathJoinSubstitution(
@@ -188,5 +193,7 @@ def test_gazebo_is_started_through_gazebo_ros_with_our_world_and_clock_rate(path
     assert launch_arguments['params_file'] == S.PathJoinSubstitution(
         [_share('rl_f1_driver'), 'config', 'gazebo.yaml'])
     world = _arguments(entities)['world']
-    assert world.kw('default_value') == S.PathJoinSubstitution(
-        [_share('rl_f1_driver'), 'worlds', [S.LaunchConfiguration('circuit'), '.world']])
+    # Humble's PathJoinSubstitution takes one substitution per part (a nested list fails at
+    # launch time): the folder is joined, then the extension appended.
+    assert world.kw('default_value') == [S.PathJoinSubstitution(
+        [_share('rl_f1_driver'), 'worlds', S.LaunchConfiguration('circuit')]), '.world']

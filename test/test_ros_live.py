@@ -1,9 +1,9 @@
 """In-process ROS 2 tests: drive node, watchdog, and the Gazebo link against sim_node.
 
-They need a ROS 2 Humble environment (rclpy and the message packages) and are skipped where
-there is none (the development machines). CI runs them in a ros:humble container
-(.github/workflows/ros-humble.yml). Waits are bounded loops over executor spins, never
-sleeps.
+They need a ROS 2 Humble environment (rclpy and the message packages): `make test` with ROS
+sourced, which .ci/run does with ../shared/ros2-humble. Without ROS they skip
+(test/ros_support.py).
+Waits are bounded loops over executor spins, never sleeps.
 """
 import itertools
 import math
@@ -12,9 +12,10 @@ import time
 import numpy as np
 import pytest
 
-rclpy = pytest.importorskip('rclpy')
-pytest.importorskip('gazebo_msgs')
-pytest.importorskip('tf2_ros')
+from ros_support import require_ros  # noqa: E402
+
+require_ros('gazebo_msgs', 'tf2_ros')
+import rclpy  # noqa: E402
 
 from geometry_msgs.msg import Twist as TwistMsg  # noqa: E402
 from rclpy.executors import SingleThreadedExecutor  # noqa: E402
@@ -210,10 +211,79 @@ def test_train_monitor_publishes_path_overlay_and_one_stats_line_per_episode():
         line = json.loads(stats[0].data)
         assert line['episode'] == 1 and line['end_reason'] == 'max_steps'
         assert line['steps'] == 12
-        assert len(paths[-1].poses) >= 2
+        # The episode's end sends the whole path (earlier ones are rate-limited).
+        assert _spin_until(ex, lambda: len(paths[-1].poses) >= 2, 10)
         env.step(np.int32(0))               # auto-reset: a new episode, a new path
         assert monitor.episodes == 2 and len(monitor.trace) == 1
         assert len(stats) == 1
+    finally:
+        ex.shutdown()
+        node.destroy_node()
+        probe.destroy_node()
+
+
+def test_drive_node_publishes_lap_and_episode_statistics_from_odometry():
+    import json
+
+    from nav_msgs.msg import Odometry
+    from std_msgs.msg import String
+
+    from rl_f1_driver.ros import conversions as cv
+    from rl_f1_driver.ros.drive_node import STATS_QOS
+
+    prefix = f't{next(_ids)}'
+    p = _unique(params.node_defaults('drive_node'), prefix)
+    # stats_topic is the drive node's own (not shared), so _unique leaves it: prefix it here.
+    p.update(track='simple', use_cv_bridge=False, stats_topic=f'/{prefix}/drive_stats')
+    circuit = load_circuit('simple')
+    node = rclpy.create_node('drive_node', namespace=f'/{prefix}')
+    probe = rclpy.create_node('probe', namespace=f'/{prefix}')
+    drive = DriveNode(node, p, FakeController(LineDetector(load_config().perception)))
+    lines = []
+    probe.create_subscription(String, p['stats_topic'], lambda m: lines.append(
+        json.loads(m.data)), STATS_QOS)
+    odom = probe.create_publisher(Odometry, p['odom_topic'], 10)
+    ex = SingleThreadedExecutor()
+    ex.add_node(node)
+    ex.add_node(probe)
+
+    def send(t, pose):
+        msg = Odometry()
+        cv.fill_stamp(msg.header.stamp, t)
+        cv.fill_pose_msg(msg.pose.pose, pose)
+        odom.publish(msg)
+
+    try:
+        assert _spin_until(ex, lambda: (probe.count_subscribers(p['odom_topic']) > 0
+                                        and node.count_subscribers(p['stats_topic']) > 0), 10)
+        # 10 m/s along the line (1 m per 0.1 s of simulation time), a little past one lap.
+        # One message at a time: odometry is best effort and a burst could overflow the
+        # subscription's queue (a gap of several metres would read as a teleport).
+        steps = int(circuit.length) + 3
+        for k in range(steps + 1):
+            send(100.0 + 0.1 * k, Pose2D(*circuit.pose_at(k / circuit.length)))
+            _spin_until(ex, lambda: drive.laps.samples > k, 2)
+        assert drive.laps.samples > steps * 0.9     # (almost) every pose arrived
+        assert _spin_until(ex, lambda: lines, 5)
+        lap = lines[0]
+        assert lap['event'] == 'lap' and lap['lap'] == 1 and lap['completion'] == 1.0
+        assert lap['direction'] == 'forward' and lap['track'] == circuit.name
+        assert lap['lap_time_s'] == pytest.approx(circuit.length / 10.0, rel=0.03)
+        assert lap['mean_speed_mps'] == pytest.approx(10.0, rel=0.03)
+        assert lap['mean_abs_deviation_m'] < 0.1 and lap['max_abs_deviation_m'] < 0.2
+        assert 100.0 + circuit.length / 10.0 <= lap['stamp'] <= 100.0 + 0.1 * steps
+        # A reset: the car is back half a lap away at once. The episode so far is reported.
+        send(100.0 + 0.1 * (steps + 1), Pose2D(*circuit.pose_at(0.5)))
+        assert _spin_until(ex, lambda: len(lines) >= 2, 5)
+        episode = lines[1]
+        assert episode['event'] == 'episode' and episode['end_reason'] == 'reset'
+        assert episode['laps'] == 1 and episode['completion'] == 1.0
+        assert episode['distance_m'] == pytest.approx(steps, rel=0.03)
+        # Shutdown reports the episode under way (the one the reset started).
+        drive.stop()
+        assert _spin_until(ex, lambda: len(lines) >= 3, 5)
+        assert lines[2]['end_reason'] == 'shutdown' and lines[2]['episode'] == 2
+        assert len(lines) == 3
     finally:
         ex.shutdown()
         node.destroy_node()

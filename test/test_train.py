@@ -271,3 +271,53 @@ def test_run_files_are_readable_like_any_other_file(tmp_path):
         assert (tmp_path / 'r.json').stat().st_mode & 0o777 == 0o644
     finally:
         os.umask(umask)
+
+
+class _LosingSimulator:
+    """Wraps a real backend; after `fail_after` steps it stops answering, like a ROS
+    simulator whose camera went silent (GazeboLink raises LinkTimeout and keeps it)."""
+
+    def __init__(self, sim, fail_after):
+        self.sim, self.fail_after, self.steps = sim, fail_after, 0
+        self.failure = None
+
+    def __getattr__(self, name):
+        return getattr(self.sim, name)
+
+    def reset(self, pose):
+        return self.sim.reset(pose)
+
+    def step(self, cmd):
+        self.steps += 1
+        if self.steps > self.fail_after:
+            from rl_f1_driver.sim.interface import SimulatorLost
+            self.failure = SimulatorLost('no camera image on /test/camera within 0.1 s')
+            raise self.failure
+        return self.sim.step(cmd)
+
+
+def test_a_lost_simulator_ends_training_with_its_error_and_a_resumable_checkpoint(tmp_path):
+    from rl_f1_driver.env import env_from_config
+    from rl_f1_driver.sim.interface import SimulatorLost
+
+    def factory(cfg, index):
+        env = env_from_config(cfg, seed_offset=index)
+        if index == 0:
+            env.sim = _LosingSimulator(env.sim, fail_after=450)
+        return env
+
+    out = tmp_path / 'lost'
+    lines = []
+    cfg = short_config(**{'train.num_envs': 1, 'train.collect_steps_per_iteration': 1})
+    from rl_f1_driver.learn.trainer import train
+    with pytest.raises(SimulatorLost, match='/test/camera'):
+        train(cfg, out, env_factory=factory, log=lines.append)
+    state = json.loads((out / 'train_state.json').read_text())
+    assert state['stopped'].startswith('simulator_lost: no camera image on /test/camera')
+    assert 200 <= state['env_steps'] <= 460   # saved where it stopped, not at the end
+    assert any('checkpoint saved' in line and '--resume' in line for line in lines)
+    # The checkpoint restores: a resumed run starts from the saved counters.
+    report, more = run_training(out, cfg, resume=True)
+    assert any(line.startswith('resumed from') and f'{state["env_steps"]:,}' in line
+               for line in more)
+    assert report['env_steps'] >= cfg.train.steps

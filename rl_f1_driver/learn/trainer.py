@@ -67,6 +67,30 @@ class _StopFlag:
             signal.signal(sig, old)
 
 
+class _SaveOnSimulatorLoss:
+    """Context: when the body fails because the simulator was lost, save and re-raise that."""
+
+    def __init__(self, lost: Callable[[], Optional[BaseException]], checkpointer, global_step,
+                 save_state: Callable[[str], None], log: Callable[[str], None]):
+        self.lost, self.checkpointer, self.global_step = lost, checkpointer, global_step
+        self.save_state, self.log = save_state, log
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc is None or not isinstance(exc, Exception):
+            return False
+        cause = self.lost()
+        if cause is None:
+            return False
+        self.checkpointer.save(global_step=self.global_step)
+        self.save_state(f'simulator_lost: {cause}')
+        self.log(f'the simulator was lost: checkpoint saved at gradient step '
+                 f'{int(self.global_step.numpy()):,}; continue with --resume once it is back')
+        raise cause from None
+
+
 def train(cfg: Config, out_dir: Path, *, resume: bool = False,
           env_factory: Optional[EnvFactory] = None,
           allow_config_change: bool = False,
@@ -257,8 +281,16 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
             reverse is None or reverse['laps_completed'] >= 1)
         return result
 
+    def lost_simulator() -> Optional[BaseException]:
+        envs = py_envs + [e for e in (eval_env, reverse_env) if e is not None]
+        return next((e.sim.failure for e in envs if e.sim.failure is not None), None)
+
     # Ctrl-C / SIGTERM from here on end the run cleanly: checkpoint, policy, report.
-    with _StopFlag() as stop:
+    # A simulator lost on the way (a ROS backend whose camera stopped) ends it too, with the
+    # checkpoint and state saved for --resume, and the backend's own error (the TensorFlow
+    # graph around the environment wraps it in an op error).
+    with _StopFlag() as stop, _SaveOnSimulatorLoss(lost_simulator, checkpointer, global_step,
+                                                   save_state, log):
         # --- initial random collection ---------------------------------------------------------
         per_iter = tc.collect_steps_per_iteration
         if (int(replay.num_frames().numpy()) < tc.initial_collect_steps

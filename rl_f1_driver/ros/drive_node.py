@@ -4,20 +4,28 @@ camera frame -> controller (exported DQN policy or PID baseline) -> Twist on cmd
 the perception overlay and the driven path for rviz. When frames stop for longer than
 `frame_timeout` the watchdog sends a zero Twist (the drive plugin would otherwise keep the
 last command and the car drive off), and a zero Twist is sent on shutdown.
+
+Odometry (the world pose, on simulation time) also measures the driving: one JSON line on
+`stats_topic` per completed lap of the `track` circuit and one per episode, which ends when
+the car is teleported (a reset) and when the node shuts down (drive.lap_stats).
 """
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any, Dict, Optional
 
 import rclpy
 from geometry_msgs.msg import Twist as TwistMsg
 from nav_msgs.msg import Odometry, Path as PathMsg
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
 
 from ..config import Config, load_config
 from ..perception import LineDetector, draw_overlay
 from ..sim.types import ZERO_TWIST, Twist
+from ..track import Circuit
 from . import conversions as cv
 from . import params
 from .node_util import (CAMERA_QOS, COMMAND_QOS, MONITOR_QOS, STATE_QOS, ImageDecoder,
@@ -27,17 +35,25 @@ from .path_trace import PathTrace
 from .watchdog import Watchdog
 
 PATH_PERIOD = 0.5  # s between path messages (a long path is a big message)
+# Lap and episode lines: reliable like MONITOR_QOS, but a few deep, so a lap line and the
+# episode line published right after it (a reset) both reach a slower subscriber.
+STATS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
+                       reliability=ReliabilityPolicy.RELIABLE,
+                       durability=DurabilityPolicy.VOLATILE)
+TRACK_PARAM = 'drive_node parameter track'
 
 
 class DriveNode:
     """The driving logic on a node.
 
     `controller` is a drive.controller.Controller: reset(), command(bgr, dt=...),
-    last_reading, detector.
+    last_reading, detector. `circuit` is the one driven, for the lap statistics; None takes
+    p['track'], else the controller's config's track (see drive_circuit).
     """
 
     def __init__(self, node: Any, p: Dict[str, Any], controller: Any,
-                 detector: Optional[LineDetector] = None, watchdog: Optional[Watchdog] = None):
+                 detector: Optional[LineDetector] = None, watchdog: Optional[Watchdog] = None,
+                 circuit: Optional[Circuit] = None):
         self.node = node
         self.p = p
         self.controller = controller
@@ -45,12 +61,19 @@ class DriveNode:
         self.decode = ImageDecoder(p['use_cv_bridge'])
         self.watchdog = watchdog or Watchdog(p['frame_timeout'], repeat=p['stop_repeat'])
         self.trace = PathTrace(p['path_max_points'], p['path_min_spacing'])
+        # Imported here: lap_stats uses env.metrics, whose package loads tf-agents, and this
+        # module stays importable without it (as for load_controller below).
+        from ..drive.lap_stats import LapStats, drive_circuit
+        self.circuit = circuit or drive_circuit(p['track'], getattr(controller, 'config', None),
+                                                TRACK_PARAM)
+        self.laps = LapStats(self.circuit)
         self.frames = 0
         self.last_twist: Twist = ZERO_TWIST
         self._last_stamp: Optional[float] = None
         self.cmd_pub = node.create_publisher(TwistMsg, p['cmd_vel_topic'], COMMAND_QOS)
         self.overlay_pub = node.create_publisher(Image, p['overlay_topic'], MONITOR_QOS)
         self.path_pub = node.create_publisher(PathMsg, p['path_topic'], MONITOR_QOS)
+        self.stats_pub = node.create_publisher(String, p['stats_topic'], STATS_QOS)
         node.create_subscription(Image, p['camera_topic'], self.on_image, CAMERA_QOS)
         node.create_subscription(Odometry, p['odom_topic'], self.on_odom, STATE_QOS)
         self.watchdog_timer = steady_timer(node, p['watchdog_period'], self.check_watchdog)
@@ -58,7 +81,8 @@ class DriveNode:
         controller.reset()
         node.get_logger().info(f'driving from {p["camera_topic"]} to {p["cmd_vel_topic"]} '
                                f'with the {p["controller"]} controller (cv_bridge: '
-                               f'{"yes" if self.decode.uses_cv_bridge else "no"})')
+                               f'{"yes" if self.decode.uses_cv_bridge else "no"}); lap '
+                               f'statistics on {self.circuit.name} to {p["stats_topic"]}')
 
     def publish(self, twist: Twist) -> None:
         self.last_twist = twist
@@ -83,7 +107,9 @@ class DriveNode:
             return
         self.publish(twist)
         self.frames += 1
-        if self.p['publish_overlay'] and self.frames % self.p['overlay_every'] == 0:
+        # Drawn only for someone who looks (rviz, a recorder): ~2 ms a frame otherwise.
+        if (self.p['publish_overlay'] and self.frames % self.p['overlay_every'] == 0
+                and self.overlay_pub.get_subscription_count() > 0):
             overlay = draw_overlay(bgr, self.detector, self.controller.last_reading,
                                    (twist.linear_x, twist.angular_z),
                                    f'{self.p["controller"]}  frame {self.frames}')
@@ -92,7 +118,24 @@ class DriveNode:
 
     def on_odom(self, msg: Odometry) -> None:
         stamp, pose, _ = cv.odometry_state(msg)
+        for record in self.laps.update(stamp, pose):
+            if record['event'] == 'episode':
+                self.trace.clear()   # the car was teleported: a new path starts here
+            self.publish_stats(record)
         self.trace.add(stamp, pose)
+
+    def publish_stats(self, record: Dict[str, Any]) -> None:
+        self.stats_pub.publish(String(data=json.dumps(record, default=float)))
+        if record['event'] == 'lap':
+            self.node.get_logger().info(
+                f'lap {record["lap"]} ({record["direction"]}): {record["lap_time_s"]:.2f} s, '
+                f'|dev| mean {record["mean_abs_deviation_m"]:.2f} m max '
+                f'{record["max_abs_deviation_m"]:.2f} m, {record["mean_speed_mps"]:.1f} m/s')
+        else:
+            self.node.get_logger().info(
+                f'episode {record["episode"]} ended ({record["end_reason"]}): '
+                f'{100 * record["completion"]:.0f}% of a lap, {record["laps"]} lap(s), '
+                f'{record["distance_m"]:.0f} m')
 
     def publish_path(self) -> None:
         if len(self.trace):
@@ -107,9 +150,16 @@ class DriveNode:
             self.publish(ZERO_TWIST)
 
     def stop(self) -> None:
-        """Zero Twist on shutdown (while the context still works)."""
-        if rclpy.ok():
-            self.publish(ZERO_TWIST)
+        """Zero Twist and the episode's statistics on shutdown (while the context works)."""
+        if not rclpy.ok():
+            return
+        self.publish(ZERO_TWIST)
+        record = self.laps.finish('shutdown')
+        if record is not None:
+            try:
+                self.publish_stats(record)
+            except Exception as exc:  # noqa: BLE001 - best effort: the node is going anyway
+                warn(self.node.get_logger(), f'no episode statistics at shutdown ({exc})')
 
 
 def driving_config(p: Dict[str, Any]) -> Optional[Config]:
@@ -122,10 +172,17 @@ def driving_config(p: Dict[str, Any]) -> Optional[Config]:
 def _setup(node: Any):
     p = params.declare_node_parameters(node, 'drive_node')
     cfg = driving_config(p)
+    from ..drive.lap_stats import drive_circuit
+    # A given track is checked before the policy loads (TensorFlow takes seconds).
+    circuit = drive_circuit(p['track'], cfg, TRACK_PARAM) if p['track'].strip() else None
     # Imported here: the driver package is optional for the rest of the ROS layer.
     from ..drive.controller import load_controller
     controller = load_controller(p['policy_dir'] or None, cfg, p['controller'])
-    return DriveNode(node, p, controller).stop
+    if circuit is None:
+        # The config file's track, else the config the policy was trained with (or, for the
+        # PID without a config file, the defaults'): the controller's config.
+        circuit = drive_circuit('', cfg or controller.config, TRACK_PARAM)
+    return DriveNode(node, p, controller, circuit=circuit).stop
 
 
 def _main(args: Optional[list]) -> int:

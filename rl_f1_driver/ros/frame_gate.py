@@ -13,10 +13,12 @@ import threading
 import time
 from typing import Callable, Generic, List, Optional, Tuple, TypeVar
 
+from ..sim.interface import SimulatorLost
+
 T = TypeVar('T')
 
 
-class LinkError(RuntimeError):
+class LinkError(SimulatorLost):
     """The simulator link cannot go on (a refused request, a wrong model name)."""
 
 

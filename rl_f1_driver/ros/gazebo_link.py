@@ -109,6 +109,20 @@ class GazeboLink(Simulator):
         return self._last_frame
 
     def reset(self, pose: Pose2D) -> Frame:
+        try:
+            return self._reset(pose)
+        except LinkError as exc:
+            self.failure = exc
+            raise
+
+    def step(self, cmd: Twist) -> Frame:
+        try:
+            return self._step(cmd)
+        except LinkError as exc:
+            self.failure = exc
+            raise
+
+    def _reset(self, pose: Pose2D) -> Frame:
         self._publish(ZERO_TWIST)
         self._start()
         last: Optional[LinkTimeout] = None
@@ -128,7 +142,7 @@ class GazeboLink(Simulator):
                           f'{1 + self.s.reset_retries} attempt(s): {last}. '
                           + HINT.format(topic=self.s.camera_topic))
 
-    def step(self, cmd: Twist) -> Frame:
+    def _step(self, cmd: Twist) -> Frame:
         cmd = cv.clip_twist(cmd, self.car.max_linear_speed, self.car.max_angular_speed)
         after = self._sim_now()
         self._publish(cmd)
@@ -196,6 +210,9 @@ class GazeboLink(Simulator):
         # Frames stamped up to the newest time seen now may predate the teleport; the pose
         # check below rejects the ones that do when ground truth says so.
         since = self._sim_now()
+        # A stop command after the teleport: the car stands, and a lock-step simulator
+        # (sim_node stepping:=lockstep), whose time moves only on commands, shows the new pose.
+        self._publish(ZERO_TWIST)
         tol = self.s.reset_pose_tolerance
 
         def at_target(_bgr: np.ndarray, stamp: float) -> bool:
@@ -210,6 +227,7 @@ class GazeboLink(Simulator):
         bgr, stamp = self._frames.wait_after(since, self.s.frame_timeout, accept=at_target)
         # The renderer may still show the old scene in the first frame after a teleport.
         for _ in range(self.s.reset_skip_frames):
+            self._publish(ZERO_TWIST)   # as above
             bgr, stamp = self._frames.wait_after(stamp, self.s.frame_timeout)
         return self._frame(bgr, stamp)
 

@@ -150,6 +150,9 @@ NODES: Dict[str, Dict[str, Param]] = {
         'stop_repeat': Param(float, 'seconds between repeated stop commands while stopped',
                              lo=0.01),
         'use_cv_bridge': Param(bool, 'convert images with cv_bridge when it is installed'),
+        'track': Param(str, "circuit driven, for the lap statistics (name or YAML path; '' "
+                            "takes `track` from the config)"),
+        'stats_topic': _topic('std_msgs/String: JSON statistics of each lap and episode'),
     },
     'sim_node': {
         **{k: SHARED[k] for k in ('car_model', 'camera_topic', 'cmd_vel_topic', 'odom_topic',
@@ -159,8 +162,14 @@ NODES: Dict[str, Dict[str, Param]] = {
         **_CONFIG,
         'start': Param(float, 'lap fraction of the start pose (also /reset_world)', lo=0.0,
                        hi=1.0),
-        'real_time_factor': Param(float, 'simulated seconds per wall second', lo=0.01,
-                                  hi=100.0),
+        'stepping': Param(str, 'realtime: a timer steps the car (real_time_factor); '
+                               'lockstep: each cmd_vel message advances one control period',
+                          choices=('realtime', 'lockstep')),
+        'real_time_factor': Param(float, 'simulated seconds per wall second (realtime)',
+                                  lo=0.01, hi=100.0),
+        'idle_republish': Param(float, 'lockstep: wall seconds without a command after which '
+                                'the latest frame is sent again (start-up, lost frames)',
+                                lo=0.01),
         'publish_clock': Param(bool, 'publish /clock (simulation time) like Gazebo'),
     },
 }

@@ -3,6 +3,16 @@
 Publishes the camera image, odometry (world pose), the odom->base TF and /clock; subscribes
 cmd_vel; offers set_entity_state, reset_world and pause/unpause physics with Gazebo's service
 types. So the Gazebo link, the drive node and rviz work unchanged without Gazebo.
+
+Two ways to let time pass (parameter `stepping`):
+- realtime: a wall-clock timer steps the car at the camera rate (times `real_time_factor`),
+  like Gazebo; for watching and for the drive node.
+- lockstep: each cmd_vel message advances exactly one control period and publishes its frame,
+  so training runs as fast as the trainer asks instead of at 20 steps/s. Placing the car
+  (set_entity_state, reset_world) moves it at once; the next command shows the new scene. When
+  no command came for `idle_republish` wall seconds the latest frame is sent again: subscribers
+  that joined late get their first frame, and a frame lost on the way never stalls the loop.
+  Pause/unpause are accepted and change nothing: between commands time stands still anyway.
 """
 from __future__ import annotations
 
@@ -43,6 +53,8 @@ class SimNode:
         self.cmd = ZERO_TWIST
         self.paused = False
         self.steps = 0
+        self.lockstep = p['stepping'] == 'lockstep'
+        self._idle = True      # lockstep: no command since the last idle check
 
         self.image_pub = node.create_publisher(Image, p['camera_topic'], MONITOR_QOS)
         self.odom_pub = node.create_publisher(Odometry, p['odom_topic'], 10)
@@ -54,15 +66,24 @@ class SimNode:
         node.create_service(Empty, p['reset_world_service'], self._on_reset_world)
         node.create_service(Empty, p['pause_service'], self._on_pause)
         node.create_service(Empty, p['unpause_service'], self._on_unpause)
-        period = self.sim.control_period / p['real_time_factor']
-        self.timer = steady_timer(node, period, self.tick)
+        if self.lockstep:
+            self.timer = steady_timer(node, p['idle_republish'], self._republish_if_idle)
+            timing = (f'lock-step: one {self.sim.control_period:g} s step per command on '
+                      f'{p["cmd_vel_topic"]}')
+        else:
+            period = self.sim.control_period / p['real_time_factor']
+            self.timer = steady_timer(node, period, self.tick)
+            timing = (f'{cfg.camera.rate_hz:g} Hz simulated, real-time factor '
+                      f'{p["real_time_factor"]:g}')
         node.get_logger().info(
             f'embedded simulator on {self.circuit.name} ({self.circuit.length:.0f} m): '
-            f'{cfg.camera.width}x{cfg.camera.height} images at {cfg.camera.rate_hz:g} Hz '
-            f'simulated, real-time factor {p["real_time_factor"]:g}')
+            f'{cfg.camera.width}x{cfg.camera.height} images, {timing}')
 
     def _on_cmd(self, msg: TwistMsg) -> None:
         self.cmd = cv.twist_from_msg(msg)
+        if self.lockstep:
+            self._idle = False
+            self._advance(self.cmd)
 
     def _on_set_state(self, request, response):
         state = request.state
@@ -95,16 +116,23 @@ class SimNode:
     def tick(self) -> None:
         if self.paused:
             return
-        self.frame = self.sim.step(self.cmd)
+        self._advance(self.cmd)
+
+    def _advance(self, cmd) -> None:
+        self.frame = self.sim.step(cmd)
         self.steps += 1
         self.publish(self.frame)
+
+    def _republish_if_idle(self) -> None:
+        if self._idle:
+            self.publish(self.frame)
+        self._idle = True
 
     def publish(self, frame: Frame) -> None:
         stamp = time_msg(frame.stamp)
         p = self.p
         if self.clock_pub is not None:
             self.clock_pub.publish(Clock(clock=stamp))
-        self.image_pub.publish(image_msg(frame.image, stamp, p['camera_frame']))
         odom = Odometry()
         odom.header.stamp = stamp
         odom.header.frame_id = p['odom_frame']
@@ -121,6 +149,9 @@ class SimNode:
         tf.transform.translation.z = pos.z
         tf.transform.rotation = odom.pose.pose.orientation
         self.tf.sendTransform(tf)
+        # The image last: a consumer that takes a frame's pose from odometry as soon as the
+        # frame arrives (the Gazebo link) then finds the pose of the same instant.
+        self.image_pub.publish(image_msg(frame.image, stamp, p['camera_frame']))
 
 
 def _setup(node: Any) -> None:

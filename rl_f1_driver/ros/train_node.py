@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -25,7 +26,7 @@ from .node_util import MONITOR_QOS, BackgroundSpinner, image_msg, path_msg, run_
 from .monitoring import monitored_env_class
 from .path_trace import PathTrace
 
-PATH_EVERY = 10   # steps between path messages
+PATH_PERIOD = 0.5   # wall seconds between path messages (a long path is a big message)
 
 
 class TrainMonitor:
@@ -40,6 +41,7 @@ class TrainMonitor:
         self.trace = PathTrace(p['path_max_points'], p['path_min_spacing'])
         self.episodes = 0
         self.steps = 0
+        self._path_sent = -float('inf')
 
     def on_reset(self, env: Any) -> None:
         self.episodes += 1
@@ -52,7 +54,9 @@ class TrainMonitor:
         if frame is None:
             return
         stamp = time_msg(frame.stamp)
-        if self.p['publish_overlay'] and self.steps % self.p['overlay_every'] == 0:
+        # Drawn only for someone who looks (rviz, a recorder): it is the costliest thing here.
+        if (self.p['publish_overlay'] and self.steps % self.p['overlay_every'] == 0
+                and self.overlay_pub.get_subscription_count() > 0):
             cmd = getattr(env.sim, 'last_command', None)
             text = (f'episode {self.episodes}  step {env.stats.steps}  '
                     f'return {env.stats.return_:.1f}')
@@ -60,7 +64,12 @@ class TrainMonitor:
                                    None if cmd is None else (cmd.linear_x, cmd.angular_z), text)
             self.overlay_pub.publish(image_msg(overlay, stamp, self.p['camera_frame']))
         ended = bool(env.stats.end_reason)
-        if ended or self.steps % PATH_EVERY == 0:
+        now = time.monotonic()
+        # A lock-step simulator runs at hundreds of steps/s: the path goes out at a rate a
+        # viewer can use, at each episode's end, and only while someone subscribes.
+        if ((ended or now - self._path_sent >= PATH_PERIOD)
+                and self.path_pub.get_subscription_count() > 0):
+            self._path_sent = now
             self.path_pub.publish(path_msg(self.trace.poses(), self.p['odom_frame'], stamp))
         if ended:
             summary = {'episode': self.episodes, 'stamp': frame.stamp,

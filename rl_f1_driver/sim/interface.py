@@ -25,8 +25,19 @@ class CameraView:
     rows: Optional[Tuple[float, ...]] = None
 
 
+class SimulatorLost(RuntimeError):
+    """The backend cannot go on (a simulator process that stopped answering)."""
+
+
 class Simulator(abc.ABC):
-    """Reset the car, apply a Twist for one control period, return the next camera frame."""
+    """Reset the car, apply a Twist for one control period, return the next camera frame.
+
+    A backend that loses its simulator raises from reset/step and keeps the exception in
+    `failure`: the trainer, which calls the environment from inside a TensorFlow graph (where
+    the exception arrives wrapped), finds the cause there, saves its checkpoint and re-raises it.
+    """
+
+    failure: Optional[BaseException] = None
 
     @property
     @abc.abstractmethod

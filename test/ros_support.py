@@ -1,0 +1,160 @@
+"""What the ROS tests need, and whether they run or skip.
+
+Without ROS 2 (a laptop with only the venv) the ROS tests skip, module by module. Where ROS
+must be there (CI sets RL_F1_REQUIRE_ROS=1 after activating the Humble build, and
+`make test` with a sourced Humble does too), a missing piece is an error instead: a ROS test
+that quietly skipped in CI would be a test that never ran.
+"""
+import itertools
+import os
+import subprocess
+import time
+from pathlib import Path
+from typing import Callable, Optional
+
+import pytest
+
+REQUIRED = os.environ.get('RL_F1_REQUIRE_ROS') == '1'
+PACKAGE = 'rl_f1_driver'
+
+
+def _missing(what: str) -> None:
+    if REQUIRED:
+        pytest.fail(f'RL_F1_REQUIRE_ROS=1 but {what}', pytrace=False)
+    pytest.skip(what, allow_module_level=True)
+
+
+def require_ros(*modules: str) -> None:
+    """Import rclpy and `modules`, or skip the calling test module (fail when required)."""
+    import importlib
+    for name in ('rclpy', *modules):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            _missing(f'ROS 2 is not sourced ({name}: {exc})')
+
+
+def require_installed_package() -> Path:
+    """The share folder of the colcon-installed rl_f1_driver, or skip (fail when required)."""
+    require_ros('ament_index_python', 'launch', 'launch_ros', 'launch_testing')
+    from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
+    try:
+        return Path(get_package_share_directory(PACKAGE))
+    except PackageNotFoundError:
+        _missing(f'{PACKAGE} is not installed in a sourced colcon workspace (make test builds '
+                 'one when ROS 2 is sourced)')
+
+
+# Each test launch gets its own DDS domain: tests (and test runs side by side) never hear
+# each other. Domains 0..232 are valid; this range is kept clear of the default 0.
+_DOMAIN_BASE = 100 + (os.getpid() % 50) * 2
+_domains = itertools.count()
+
+
+def fresh_domain_id() -> int:
+    return _DOMAIN_BASE + next(_domains) % 100
+
+
+def ros_env(domain_id: int, **extra: str) -> dict:
+    """The environment of a child process on its own domain, unbuffered, no colours."""
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), PYTHONUNBUFFERED='1',
+               RCUTILS_COLORIZED_OUTPUT='0', TF_CPP_MIN_LOG_LEVEL='2')
+    env.update(extra)
+    return env
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, spin: Optional[Callable] = None,
+             period: float = 0.05) -> bool:
+    """Poll `condition` until true or `timeout` wall seconds passed; `spin(period)` between
+    polls (an executor's spin_once) or a short wait on the clock."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():
+            return True
+        if spin is not None:
+            spin(period)
+        else:
+            time.sleep(period)  # polling interval of a bounded wait, not synchronisation
+    return condition()
+
+
+def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
+    """SIGINT (what Ctrl-C sends to ros2 launch), then SIGKILL if it does not end."""
+    import signal
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+class Probe:
+    """An rclpy node on its own context and DDS domain, spun on a background thread.
+
+    Tests subscribe through it and read what arrived; other tests' rclpy contexts (and other
+    domains) are untouched.
+    """
+
+    def __init__(self, domain_id: int, name: str = 'probe'):
+        import threading
+
+        import rclpy
+        from rclpy.executors import SingleThreadedExecutor
+        self.rclpy = rclpy
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain_id)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._spin, daemon=True)
+        self._thread.start()
+
+    def _spin(self) -> None:
+        while not self._stop.is_set() and self.context.ok():
+            try:
+                self.executor.spin_once(timeout_sec=0.05)
+            except Exception:  # noqa: BLE001 - context shut down under us
+                break
+
+    def collect(self, msg_type, topic: str, qos=10) -> list:
+        """Subscribe; the returned list fills with the messages that arrive."""
+        got: list = []
+        self.node.create_subscription(msg_type, topic, got.append, qos)
+        return got
+
+    def parameters(self, node: str, names, timeout: float = 60.0) -> dict:
+        """{name: value} of a running node's parameters, through its get_parameters service."""
+        from rcl_interfaces.srv import GetParameters
+        from rclpy.parameter import parameter_value_to_python
+        client = self.node.create_client(GetParameters, f'{node}/get_parameters')
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise AssertionError(f'{node}/get_parameters not available within {timeout} s')
+            future = client.call_async(GetParameters.Request(names=list(names)))
+            if not wait_for(future.done, timeout):
+                raise AssertionError(f'{node}/get_parameters did not answer within {timeout} s')
+            values = future.result().values
+            return {n: parameter_value_to_python(v) for n, v in zip(names, values)}
+        finally:
+            self.node.destroy_client(client)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.rclpy.try_shutdown(context=self.context)
+
+
+def ros2_launch(launch_file: str, args: dict, domain_id: int, log: Path) -> subprocess.Popen:
+    """`ros2 launch rl_f1_driver <launch_file> k:=v ...` on its own domain, output to `log`."""
+    cmd = ['ros2', 'launch', PACKAGE, launch_file, *(f'{k}:={v}' for k, v in args.items())]
+    out = open(log, 'wb')
+    try:
+        return subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
+                                env=ros_env(domain_id), start_new_session=True)
+    finally:
+        out.close()
