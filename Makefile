@@ -2,6 +2,9 @@
 #   make train   create .venv with the pinned stack if missing, then train on the embedded simulator
 #   make test    create .venv if missing, then run the whole test suite (test/run.sh; with
 #                ROS 2 sourced it builds the package with colcon first and runs the ROS tests)
+# With a ROS 2 install sourced (ROS_DISTRO set) the venv also sees the system site-packages:
+# ROS's own Python dependencies (lark, netifaces, colcon) live there on Ubuntu. The venv's
+# pinned packages still come first.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -16,7 +19,7 @@ $(STAMP): requirements.txt requirements-test.txt setup.py
 	@$(PYTHON) -c 'import sys; v = sys.version_info[:2]; \
 	  sys.exit(0 if (3, 10) <= v <= (3, 11) else \
 	  f"rl_f1_driver needs Python 3.10 or 3.11 (TensorFlow 2.15); {sys.executable} is {v[0]}.{v[1]}. Set PYTHON=python3.11")'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	test -x $(PY) || $(PYTHON) -m venv $(if $(ROS_DISTRO),--system-site-packages) $(VENV)
 	$(PY) -m pip install -r requirements.txt -r requirements-test.txt
 	$(PY) -m pip install --no-deps --no-build-isolation --use-pep517 -e .
 	touch $(STAMP)

@@ -158,3 +158,14 @@ def ros2_launch(launch_file: str, args: dict, domain_id: int, log: Path) -> subp
                                 env=ros_env(domain_id), start_new_session=True)
     finally:
         out.close()
+
+
+def ros2_launch_action(launch_file: str, args: dict, domain_id: int, name: str):
+    """launch_testing: `ros2 launch rl_f1_driver <launch_file> k:=v ...` as one process on
+    its own domain (what the user types; it may end by itself without ending the test)."""
+    from launch.actions import ExecuteProcess
+    cmd = ['ros2', 'launch', PACKAGE, launch_file, *(f'{k}:={v}' for k, v in args.items())]
+    env = {k: v for k, v in ros_env(domain_id).items() if k not in os.environ
+           or os.environ[k] != v}
+    return ExecuteProcess(cmd=cmd, name=name, output='screen', additional_env=env,
+                          sigterm_timeout='20', sigkill_timeout='20')

@@ -11,18 +11,10 @@ cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
 
 if [ -n "${ROS_DISTRO:-}" ]; then
-    command -v colcon >/dev/null || { echo "test/run.sh: ROS_DISTRO=$ROS_DISTRO but no colcon on PATH" >&2; exit 1; }
     ws=$(mktemp -d "${TMPDIR:-/tmp}/rl_f1_ws.XXXXXX")
     trap 'rm -rf "$ws"' EXIT
-    # colcon runs setup.py with the python3 on PATH: the venv's, so the installed node
-    # scripts start with the interpreter that has TensorFlow and tf-agents.
-    export PATH="$(cd "$(dirname "$PY")" && pwd):$PATH"
     echo "test/run.sh: ROS 2 $ROS_DISTRO: colcon build into $ws"
-    if ! colcon --log-base "$ws/log" build --base-paths . --packages-select rl_f1_driver \
-            --build-base "$ws/build" --install-base "$ws/install" >"$ws/colcon.out" 2>&1; then
-        cat "$ws/colcon.out" >&2
-        exit 1
-    fi
+    bash test/colcon_build.sh "$ws" "$PY"
     set +u   # colcon's setup scripts are not `set -u` clean
     . "$ws/install/setup.bash"
     set -u
