@@ -79,15 +79,21 @@ def wait_for(condition: Callable[[], bool], timeout: float, spin: Optional[Calla
 
 
 def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGINT (what Ctrl-C sends to ros2 launch), then SIGKILL if it does not end."""
+    """SIGINT (what Ctrl-C sends to ros2 launch), then SIGKILL to its whole process group
+    (ros2_launch starts a new session) so no node outlives the test."""
     import signal
     if proc.poll() is None:
         proc.send_signal(signal.SIGINT)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+            pass
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)   # nodes left behind, if any
+    except (ProcessLookupError, PermissionError):
+        pass
+    if proc.poll() is None:
+        proc.wait(5)
 
 
 class Probe:
@@ -169,3 +175,33 @@ def ros2_launch_action(launch_file: str, args: dict, domain_id: int, name: str):
            or os.environ[k] != v}
     return ExecuteProcess(cmd=cmd, name=name, output='screen', additional_env=env,
                           sigterm_timeout='20', sigkill_timeout='20')
+
+
+class LaunchLog:
+    """The output file of a `ros2 launch` (ros2_launch): wait for lines, find node pids."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def text(self) -> str:
+        return self.path.read_text(errors='replace') if self.path.exists() else ''
+
+    def wait_for(self, needle: str, timeout: float) -> bool:
+        return wait_for(lambda: needle in self.text(), timeout, period=0.1)
+
+    def pid(self, node: str, timeout: float = 30.0) -> int:
+        """pid of `node` from launch's 'process started with pid [N]' line."""
+        import re
+        pattern = re.compile(rf'\[{node}-\d+\]: process started with pid \[(\d+)\]')
+        found: list = []
+
+        def seen() -> bool:
+            found[:] = pattern.findall(self.text())
+            return bool(found)
+        if not wait_for(seen, timeout, period=0.1):
+            raise AssertionError(f'{node} did not start within {timeout} s:\n'
+                                 + self.text()[-3000:])
+        return int(found[-1])
+
+    def tail(self, n: int = 4000) -> str:
+        return self.text()[-n:]

@@ -151,7 +151,7 @@ class DriveNode:
 
     def stop(self) -> None:
         """Zero Twist and the episode's statistics on shutdown (while the context works)."""
-        if not rclpy.ok():
+        if not rclpy.ok(context=self.node.context):
             return
         self.publish(ZERO_TWIST)
         record = self.laps.finish('shutdown')

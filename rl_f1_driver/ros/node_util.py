@@ -61,8 +61,8 @@ class BackgroundSpinner:
 
     def __init__(self, node: Any):
         self.node = node
-        self.executor = SingleThreadedExecutor()
-        self.executor.add_node(node)
+        self.executor = SingleThreadedExecutor(context=node.context)   # the node's, not
+        self.executor.add_node(node)                                    # the default
         self._thread = threading.Thread(target=self._spin, name=f'{node.get_name()}-spin',
                                         daemon=True)
 
@@ -76,7 +76,7 @@ class BackgroundSpinner:
         except (ExternalShutdownException, KeyboardInterrupt):
             pass
         except Exception as exc:  # noqa: BLE001 - shutting down while a callback runs
-            if rclpy.ok():
+            if rclpy.ok(context=self.node.context):
                 warn(self.node.get_logger(), f'executor stopped: {exc}')
 
     def stop(self, timeout: float = 2.0) -> None:
