@@ -92,7 +92,7 @@ def test_killed_simulator_ends_training_with_a_saved_resumable_checkpoint(tmp_pa
         proc.wait(400)
     except subprocess.TimeoutExpired:
         pytest.fail('the resumed training did not finish:\n' + log.tail())
-    assert f'resumed from' in log.text() and f'{saved_steps:,}' in log.text(), log.tail()
+    assert 'resumed from' in log.text() and f'{saved_steps:,}' in log.text(), log.tail()
     report = json.loads((run_dir / 'report.json').read_text())
     assert report['env_steps'] >= QUICK['train']['steps']
     assert report['stopped'] == 'steps_done'
