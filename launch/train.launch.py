@@ -15,6 +15,8 @@ from launch_ros.parameter_descriptions import ParameterValue
 from rl_f1_driver.launch_common import (node, simulation_actions, simulation_arguments,
                                         string_param)
 
+STOP_TIMEOUT = 180   # s after Ctrl-C before SIGTERM: an evaluation lap each way, in real time
+
 
 def generate_launch_description():
     return LaunchDescription([
@@ -30,7 +32,9 @@ def generate_launch_description():
                               description='output folder of the training run'),
         DeclareLaunchArgument('resume', default_value='false',
                               description='continue the run in run_dir from its checkpoint'),
-        *simulation_actions(),
+        # Ctrl-C: train_node finishes its chunk, evaluates, checkpoints and exports before it
+        # exits, and sim_node serves it meanwhile: both get time before SIGTERM.
+        *simulation_actions(stop_timeout=STOP_TIMEOUT + 10),
         # The main node: when training ends (or fails) the launch ends with it.
         node('train_node', [{
             'track': string_param('circuit'),
@@ -38,5 +42,5 @@ def generate_launch_description():
             'run_dir': string_param('run_dir'),
             'resume': ParameterValue(LaunchConfiguration('resume'), value_type=bool),
             'use_sim_time': True,
-        }], required=True),
+        }], required=True, sigterm_timeout=str(STOP_TIMEOUT)),
     ])

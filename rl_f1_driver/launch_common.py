@@ -119,19 +119,22 @@ def gazebo_actions(server_condition=None, client_condition=None):
     ]
 
 
-def simulation_actions(sim_required=False):
+def simulation_actions(sim_required=False, stop_timeout=None):
     """Gazebo (simulator:=gazebo) or sim_node (simulator:=embedded), and rviz (rviz:=true).
 
     `sim_required`: the launch ends when sim_node ends (driving: nothing left to drive).
     Training leaves it to train_node, which then saves its checkpoint and names what stopped.
+    `stop_timeout`: seconds sim_node may take to stop after Ctrl-C before SIGTERM (it serves
+    the trainer's last steps and evaluation first; see sim_node's drain_timeout).
     """
+    extra = {} if stop_timeout is None else {'sigterm_timeout': str(stop_timeout)}
     return [
         *gazebo_actions(server_condition=_is('simulator', 'gazebo'),
                         client_condition=_both('simulator', 'gazebo', 'gui')),
         node('sim_node', [{'track': string_param('circuit'),
                            'config_file': string_param('config'),
                            'stepping': string_param('stepping')}],
-             required=sim_required, condition=_is('simulator', 'embedded')),
+             required=sim_required, condition=_is('simulator', 'embedded'), **extra),
         Node(
             package='rviz2', executable='rviz2', name='rviz2', output='log',
             arguments=['-d', PathJoinSubstitution([_share(), 'config', 'rl_f1_driver.rviz'])],

@@ -78,12 +78,22 @@ def wait_for(condition: Callable[[], bool], timeout: float, spin: Optional[Calla
     return condition()
 
 
+def ctrl_c(proc: subprocess.Popen) -> None:
+    """What Ctrl-C in a terminal does: SIGINT to the whole foreground process group, the
+    launch and every node (ros2_launch starts each launch in a session of its own). ros2
+    launch then leaves the SIGINT to the nodes, as it does in a terminal."""
+    import signal
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+    except ProcessLookupError:
+        pass
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 20.0) -> None:
-    """SIGINT (what Ctrl-C sends to ros2 launch), then SIGKILL to its whole process group
-    (ros2_launch starts a new session) so no node outlives the test."""
+    """Ctrl-C, then SIGKILL to its whole process group so no node outlives the test."""
     import signal
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        ctrl_c(proc)
         try:
             proc.wait(timeout)
         except subprocess.TimeoutExpired:

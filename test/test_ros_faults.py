@@ -6,7 +6,9 @@
 - the camera stops while driving: the drive node's watchdog sends a zero Twist within
   frame_timeout;
 - a reset service that never answers: an error after service_timeout that names it;
-- two pipelines on different ROS_DOMAIN_IDs do not see each other.
+- two pipelines on different ROS_DOMAIN_IDs do not see each other;
+- Ctrl-C while training: sim_node serves train_node's last steps and evaluation, the policy
+  is exported and both end cleanly.
 Every launch runs on its own domain (ros_support.fresh_domain_id); waits are bounded.
 """
 import json
@@ -20,8 +22,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ros_support import (LaunchLog, Probe, fresh_domain_id, require_installed_package,
-                         ros2_launch, stop_process, wait_for)
+from ros_support import (LaunchLog, Probe, ctrl_c, fresh_domain_id,
+                         require_installed_package, ros2_launch, stop_process, wait_for)
 
 SHARE = require_installed_package()
 
@@ -204,3 +206,26 @@ def test_pipelines_on_different_domains_do_not_see_each_other(tmp_path, launches
     finally:
         for probe in probes.values():
             probe.close()
+
+
+def test_ctrl_c_while_training_still_evaluates_and_exports(tmp_path, launches):
+    config = tmp_path / 'quick.yaml'
+    config.write_text(yaml.safe_dump({**QUICK, 'train': {**QUICK['train'], 'steps': 20000}}))
+    run_dir = tmp_path / 'run'
+    proc, log, _ = launches('train.launch.py', {'simulator': 'embedded', 'config': config,
+                                                'run_dir': run_dir})
+    assert log.wait_for('step     1,000/20,000', 240), log.tail()
+    ctrl_c(proc)
+    try:
+        proc.wait(150)
+    except subprocess.TimeoutExpired:
+        pytest.fail('the launch did not end after Ctrl-C:\n' + log.tail())
+    text = log.text()
+    report = json.loads((run_dir / 'report.json').read_text())
+    assert report['stopped'] == 'interrupted'
+    assert report['last_eval']['env_steps'] == report['env_steps']   # evaluated at the end
+    assert (run_dir / 'policy' / 'saved_model.pb').is_file()
+    assert 'stopping once nothing publishes on /f1/cmd_vel' in text   # sim_node waited
+    for node in ('train_node', 'sim_node'):
+        assert f'[{node}-' in text and 'process has died' not in text, log.tail()
+    assert text.count('process has finished cleanly') == 2, log.tail()

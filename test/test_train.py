@@ -315,7 +315,8 @@ def test_a_lost_simulator_ends_training_with_its_error_and_a_resumable_checkpoin
     state = json.loads((out / 'train_state.json').read_text())
     assert state['stopped'].startswith('simulator_lost: no camera image on /test/camera')
     assert 200 <= state['env_steps'] <= 460   # saved where it stopped, not at the end
-    assert any('checkpoint saved' in line and '--resume' in line for line in lines)
+    assert any('checkpoint and policy saved' in line and '--resume' in line for line in lines)
+    assert (out / 'policy' / 'saved_model.pb').is_file()
     # The checkpoint restores: a resumed run starts from the saved counters.
     report, more = run_training(out, cfg, resume=True)
     assert any(line.startswith('resumed from') and f'{state["env_steps"]:,}' in line

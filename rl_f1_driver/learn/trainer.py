@@ -44,6 +44,9 @@ def default_env_factory(cfg: Config, index: int) -> F1FollowLineEnv:
     return env_from_config(cfg, seed_offset=index)
 
 
+DUPLICATE_SIGNAL_S = 1.0   # a signal this soon after the first one is the same Ctrl-C
+
+
 class _StopFlag:
     """Set by SIGINT/SIGTERM; the loop checks it between chunks and saves before leaving."""
 
@@ -58,9 +61,14 @@ class _StopFlag:
         return self
 
     def _handle(self, signum, _frame):
-        if self.signal is not None:  # second Ctrl-C: leave now
-            raise KeyboardInterrupt
-        self.signal = signum
+        now = time.monotonic()
+        if self.signal is not None:
+            # Second Ctrl-C: leave now. But not the first one again: under `ros2 launch` one
+            # Ctrl-C can arrive twice, from the terminal and forwarded by launch.
+            if now - self._first >= DUPLICATE_SIGNAL_S:
+                raise KeyboardInterrupt
+            return
+        self.signal, self._first = signum, now
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
@@ -71,9 +79,10 @@ class _SaveOnSimulatorLoss:
     """Context: when the body fails because the simulator was lost, save and re-raise that."""
 
     def __init__(self, lost: Callable[[], Optional[BaseException]], checkpointer, global_step,
-                 save_state: Callable[[str], None], log: Callable[[str], None]):
+                 save_state: Callable[[str], None], export: Callable[[], None],
+                 log: Callable[[str], None]):
         self.lost, self.checkpointer, self.global_step = lost, checkpointer, global_step
-        self.save_state, self.log = save_state, log
+        self.save_state, self.export, self.log = save_state, export, log
 
     def __enter__(self):
         return self
@@ -86,7 +95,10 @@ class _SaveOnSimulatorLoss:
             return False
         self.checkpointer.save(global_step=self.global_step)
         self.save_state(f'simulator_lost: {cause}')
-        self.log(f'the simulator was lost: checkpoint saved at gradient step '
+        # The network needs no simulator: the policy as trained so far is exported too
+        # (without a final evaluation, which would need one).
+        self.export()
+        self.log(f'the simulator was lost: checkpoint and policy saved at gradient step '
                  f'{int(self.global_step.numpy()):,}; continue with --resume once it is back')
         raise cause from None
 
@@ -289,8 +301,11 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     # A simulator lost on the way (a ROS backend whose camera stopped) ends it too, with the
     # checkpoint and state saved for --resume, and the backend's own error (the TensorFlow
     # graph around the environment wraps it in an op error).
+    def export() -> None:
+        export_policy(agent.policy, out_dir / 'policy', cfg, global_step)
+
     with _StopFlag() as stop, _SaveOnSimulatorLoss(lost_simulator, checkpointer, global_step,
-                                                   save_state, log):
+                                                   save_state, export, log):
         # --- initial random collection ---------------------------------------------------------
         per_iter = tc.collect_steps_per_iteration
         if (int(replay.num_frames().numpy()) < tc.initial_collect_steps

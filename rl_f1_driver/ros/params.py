@@ -171,6 +171,9 @@ NODES: Dict[str, Dict[str, Param]] = {
                                 'the latest frame is sent again (start-up, lost frames)',
                                 lo=0.01),
         'publish_clock': Param(bool, 'publish /clock (simulation time) like Gazebo'),
+        'drain_timeout': Param(float, 'after Ctrl-C, keep serving at most this many wall '
+                               'seconds while a node still publishes cmd_vel (the trainer '
+                               'finishing)', lo=0.0),
     },
 }
 

@@ -17,25 +17,28 @@ Two ways to let time pass (parameter `stepping`):
 from __future__ import annotations
 
 import sys
-from typing import Any, Dict, Optional
+import time
+from typing import Any, Callable, Dict, Optional
 
 from gazebo_msgs.srv import SetEntityState
 from geometry_msgs.msg import TransformStamped
 from geometry_msgs.msg import Twist as TwistMsg
 from nav_msgs.msg import Odometry
+import rclpy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_srvs.srv import Empty
 from tf2_ros import TransformBroadcaster
 
 from ..config import Config, load_config
+from ..errors import UserError
 from ..gazebo.world import CAR_Z
 from ..sim.embedded import EmbeddedSimulator
 from ..sim.types import ZERO_TWIST, Frame, Pose2D
 from ..track import load_circuit
 from . import conversions as cv
 from . import params
-from .node_util import (COMMAND_QOS, MONITOR_QOS, image_msg, run_node, spin_node, steady_timer,
+from .node_util import (COMMAND_QOS, MONITOR_QOS, SignalFlag, image_msg, run_node, steady_timer,
                         time_msg)
 
 
@@ -123,6 +126,22 @@ class SimNode:
         self.steps += 1
         self.publish(self.frame)
 
+    def drain(self, stop_now: Callable[[], bool]) -> None:
+        """After Ctrl-C: go on serving while a node still commands the car, at most
+        `drain_timeout` seconds. Ctrl-C reaches every node of a launch at once, and the
+        trainer needs the simulator for its last steps and evaluation before it exports;
+        a second Ctrl-C (or SIGTERM) ends this at once."""
+        node, topic = self.node, self.p['cmd_vel_topic']
+        limit = self.p['drain_timeout']
+        if limit <= 0 or node.count_publishers(topic) == 0:
+            return
+        node.get_logger().info(f'stopping once nothing publishes on {topic} any more (at most '
+                               f'{limit:g} s; Ctrl-C again to stop now)')
+        deadline = time.monotonic() + limit
+        while (time.monotonic() < deadline and node.count_publishers(topic) > 0
+               and not stop_now() and rclpy.ok()):
+            rclpy.spin_once(node, timeout_sec=0.1)
+
     def _republish_if_idle(self) -> None:
         if self._idle:
             self.publish(self.frame)
@@ -154,14 +173,30 @@ class SimNode:
         self.image_pub.publish(image_msg(frame.image, stamp, p['camera_frame']))
 
 
-def _setup(node: Any) -> None:
+def _setup(node: Any) -> 'SimNode':
     p = params.declare_node_parameters(node, 'sim_node')
     cfg = load_config(*params.split_config_files(p['config_file']))
-    SimNode(node, p, cfg)
+    return SimNode(node, p, cfg)
 
 
 def _main(args: Optional[list]) -> int:
-    return spin_node('sim_node', _setup)
+    node = rclpy.create_node('sim_node')
+    try:
+        sim = _setup(node)
+    except UserError as exc:
+        node.get_logger().error(str(exc))
+        node.destroy_node()
+        return 2
+    # Signals set a flag checked between callbacks: a command is never dropped half-stepped,
+    # which would leave a trainer waiting for its frame while we drain.
+    signals = SignalFlag().install()
+    try:
+        while rclpy.ok() and signals.count == 0:
+            rclpy.spin_once(node, timeout_sec=0.1)
+        sim.drain(lambda: signals.count > 1)
+    finally:
+        node.destroy_node()
+    return 0
 
 
 def main(args: Optional[list] = None) -> int:
