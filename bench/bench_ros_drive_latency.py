@@ -25,6 +25,8 @@ import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+from rl_f1_driver.benchmarks import cpu_model
+
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Our own DDS domain, so other ROS processes on the machine neither see nor disturb ours
 # (set before rclpy starts; the node process inherits it).
@@ -32,17 +34,6 @@ os.environ.setdefault('ROS_DOMAIN_ID', str(70 + os.getpid() % 30))
 
 ROOT = Path(__file__).resolve().parent.parent
 N_IMAGES = 50   # distinct frames, cycled (poses around the circuit, a little off the line)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    import platform
-    return platform.processor() or 'unknown'
 
 
 def render_frames(track: str, n: int) -> List[Any]:

@@ -22,7 +22,6 @@ Ctrl-C, SIGTERM and --timeout (SIGINT first, as Ctrl-C on `ros2 launch`, then SI
 import argparse
 import json
 import os
-import platform
 import re
 import shutil
 import signal
@@ -33,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+
+from rl_f1_driver.benchmarks import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = 'rl_f1_driver'
@@ -50,16 +51,6 @@ _running: List[subprocess.Popen] = []   # started and not yet reaped: stopped on
 
 def progress(text: str) -> None:
     print(f'bench_ros_train: {text}', file=sys.stderr, flush=True)
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path('/proc/cpuinfo').read_text().splitlines():
-            if line.startswith('model name'):
-                return line.split(':', 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or 'unknown'
 
 
 def load_average() -> Optional[List[float]]:

@@ -2,9 +2,22 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any, Optional
 
 import numpy as np
+
+
+def cpu_model() -> str:
+    """The CPU's model name, printed with every figure (figures only compare on one CPU)."""
+    try:
+        for line in Path('/proc/cpuinfo').read_text().splitlines():
+            if line.startswith('model name'):
+                return line.split(':', 1)[1].strip()
+    except OSError:
+        pass
+    import platform
+    return platform.processor() or 'unknown'
 
 
 def bench_env(observation: str = 'lines', steps: int = 20000, track: str = 'simple',

@@ -48,3 +48,22 @@ def trained_run(tmp_path_factory):
     out = tmp_path_factory.mktemp('runs') / 'short'
     report, lines = run_training(out)
     return out, report, lines
+
+
+@pytest.fixture
+def launches(tmp_path):
+    """start(launch_file, {arg: value}, domain=None) -> (process, LaunchLog, domain id):
+    `ros2 launch rl_f1_driver ...` on its own DDS domain; every launch started is stopped
+    (Ctrl-C, then SIGKILL to its process group) at the end of the test. ROS tests only."""
+    from ros_support import LaunchLog, fresh_domain_id, ros2_launch, stop_process
+    started = []
+
+    def start(launch_file, args, domain=None):
+        domain = fresh_domain_id() if domain is None else domain
+        log = tmp_path / f'{launch_file}.{len(started)}.log'
+        started.append(ros2_launch(launch_file, args, domain, log))
+        return started[-1], LaunchLog(log), domain
+
+    yield start
+    for proc in started:
+        stop_process(proc)

@@ -215,3 +215,15 @@ class LaunchLog:
 
     def tail(self, n: int = 4000) -> str:
         return self.text()[-n:]
+
+
+def ros_config_with(folder: Path, **node_values: dict) -> Path:
+    """A copy of the installed config/ros.yaml with node sections changed, e.g.
+    ros_config_with(tmp, train_node={'frame_timeout': 2.0}), written into `folder`."""
+    import yaml
+    data = yaml.safe_load((require_installed_package() / 'config' / 'ros.yaml').read_text())
+    for node, values in node_values.items():
+        data[node]['ros__parameters'].update(values)
+    path = Path(folder) / 'ros.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return path

@@ -13,8 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ros_support import (Probe, fresh_domain_id, require_installed_package, ros2_launch,
-                         stop_process, wait_for)
+from ros_support import Probe, require_installed_package, ros_config_with, wait_for
 
 SHARE = require_installed_package()
 
@@ -24,38 +23,16 @@ QUICK = {'track': 'simple', 'seed': 0,
 
 
 def _custom_ros_config(tmp_path: Path) -> Path:
-    """The shipped ros.yaml with two node-section values changed."""
-    data = yaml.safe_load((SHARE / 'config' / 'ros.yaml').read_text())
-    data['train_node']['ros__parameters']['frame_timeout'] = 7.5
-    data['sim_node']['ros__parameters']['start'] = 0.25
-    data['drive_node']['ros__parameters']['frame_timeout'] = 0.75
-    path = tmp_path / 'my_ros.yaml'
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """The shipped ros.yaml with node-section values changed."""
+    return ros_config_with(tmp_path, train_node={'frame_timeout': 7.5},
+                           sim_node={'start': 0.25}, drive_node={'frame_timeout': 0.75})
 
 
-@pytest.fixture
-def launched(tmp_path):
-    """Start launches; stop them (and their nodes) at the end of the test."""
-    procs = []
-
-    def start(launch_file, args):
-        domain = fresh_domain_id()
-        log = tmp_path / f'{launch_file}.{len(procs)}.log'
-        proc = ros2_launch(launch_file, args, domain, log)
-        procs.append(proc)
-        return proc, domain, log
-
-    yield start
-    for proc in procs:
-        stop_process(proc)
-
-
-def test_train_launch_arguments_reach_train_node_and_sim_node(tmp_path, launched):
+def test_train_launch_arguments_reach_train_node_and_sim_node(tmp_path, launches):
     config = tmp_path / 'quick.yaml'
     config.write_text(yaml.safe_dump(QUICK))
     run_dir = tmp_path / 'my_run'
-    proc, domain, log = launched('train.launch.py', {
+    proc, log, domain = launches('train.launch.py', {
         'simulator': 'embedded', 'circuit': 'hairpins', 'config': config,
         'run_dir': run_dir, 'resume': 'false', 'stepping': 'realtime',
         'ros_config': _custom_ros_config(tmp_path)})
@@ -67,16 +44,16 @@ def test_train_launch_arguments_reach_train_node_and_sim_node(tmp_path, launched
     finally:
         probe.close()
     assert train == {'track': 'hairpins', 'config_file': str(config), 'run_dir': str(run_dir),
-                     'resume': False, 'frame_timeout': 7.5}, log.read_text()[-3000:]
+                     'resume': False, 'frame_timeout': 7.5}, log.text()[-3000:]
     assert sim == {'track': 'hairpins', 'config_file': str(config), 'stepping': 'realtime',
                    'start': 0.25}
     # And the effect: the run directory named on the command line is the one written.
-    assert wait_for(lambda: (run_dir / 'config.yaml').is_file(), 60), log.read_text()[-3000:]
+    assert wait_for(lambda: (run_dir / 'config.yaml').is_file(), 60), log.text()[-3000:]
     assert yaml.safe_load((run_dir / 'config.yaml').read_text())['track'] == 'hairpins'
 
 
-def test_drive_launch_arguments_reach_drive_node_and_sim_node(tmp_path, launched):
-    proc, domain, log = launched('drive.launch.py', {
+def test_drive_launch_arguments_reach_drive_node_and_sim_node(tmp_path, launches):
+    proc, log, domain = launches('drive.launch.py', {
         'simulator': 'embedded', 'circuit': 'many_curves', 'controller': 'pid',
         'policy_dir': tmp_path / 'unused', 'stepping': 'lockstep',
         'ros_config': _custom_ros_config(tmp_path)})
@@ -89,20 +66,20 @@ def test_drive_launch_arguments_reach_drive_node_and_sim_node(tmp_path, launched
         probe.close()
     assert drive == {'controller': 'pid', 'policy_dir': str(tmp_path / 'unused'),
                      'track': 'many_curves', 'config_file': '', 'frame_timeout': 0.75}, \
-        log.read_text()[-3000:]
+        log.text()[-3000:]
     assert sim == {'track': 'many_curves', 'stepping': 'lockstep'}
 
 
-def test_drive_launch_ends_when_drive_node_cannot_start(tmp_path, launched):
+def test_drive_launch_ends_when_drive_node_cannot_start(tmp_path, launches):
     missing = tmp_path / 'no_such_policy'
-    proc, _, log = launched('drive.launch.py', {'simulator': 'embedded',
+    proc, log, _ = launches('drive.launch.py', {'simulator': 'embedded',
                                                 'policy_dir': missing})
     try:
         proc.wait(120)
     except subprocess.TimeoutExpired:
         pytest.fail('the launch kept running after drive_node failed:\n'
-                    + log.read_text()[-3000:])
-    text = log.read_text()
+                    + log.text()[-3000:])
+    text = log.text()
     assert str(missing) in text          # drive_node says which folder is wrong
     # The launch says why it ends, and stops the simulator.
     assert 'process[drive_node-2] was required: shutting down launched system' in text
@@ -110,15 +87,15 @@ def test_drive_launch_ends_when_drive_node_cannot_start(tmp_path, launched):
 
 
 def test_train_launch_resume_of_an_empty_run_dir_is_refused_and_the_launch_ends(
-        tmp_path, launched):
+        tmp_path, launches):
     empty = tmp_path / 'nothing_here'
-    proc, _, log = launched('train.launch.py', {'simulator': 'embedded', 'run_dir': empty,
+    proc, log, _ = launches('train.launch.py', {'simulator': 'embedded', 'run_dir': empty,
                                                 'resume': 'true'})
     try:
         proc.wait(120)
     except subprocess.TimeoutExpired:
         pytest.fail('the launch kept running after train_node failed:\n'
-                    + log.read_text()[-3000:])
-    text = log.read_text()
+                    + log.text()[-3000:])
+    text = log.text()
     assert 'resume' in text and str(empty) in text
     assert 'process[train_node-2] was required: shutting down launched system' in text

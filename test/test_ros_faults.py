@@ -17,13 +17,12 @@ import signal
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import yaml
 
-from ros_support import (LaunchLog, Probe, ctrl_c, fresh_domain_id,
-                         require_installed_package, ros2_launch, stop_process, wait_for)
+from ros_support import (Probe, ctrl_c, fresh_domain_id, require_installed_package,
+                         ros_config_with, wait_for)
 
 SHARE = require_installed_package()
 
@@ -36,37 +35,12 @@ FRAME_TIMEOUT = 2.0
 SAVE_MARGIN = 20.0   # checkpoint, train_state.json and process exit, on a loaded 2-core box
 
 
-def _ros_config(tmp_path: Path, **node_values) -> Path:
-    data = yaml.safe_load((SHARE / 'config' / 'ros.yaml').read_text())
-    for node, values in node_values.items():
-        data[node]['ros__parameters'].update(values)
-    path = tmp_path / 'ros.yaml'
-    path.write_text(yaml.safe_dump(data))
-    return path
-
-
-@pytest.fixture
-def launches(tmp_path):
-    started = []
-
-    def start(launch_file, args, domain=None):
-        domain = fresh_domain_id() if domain is None else domain
-        log = tmp_path / f'{launch_file}.{len(started)}.log'
-        proc = ros2_launch(launch_file, args, domain, log)
-        started.append(proc)
-        return proc, LaunchLog(log), domain
-
-    yield start
-    for proc in started:
-        stop_process(proc)
-
-
 def test_killed_simulator_ends_training_with_a_saved_resumable_checkpoint(tmp_path, launches):
     config = tmp_path / 'quick.yaml'
     config.write_text(yaml.safe_dump(QUICK))
     run_dir = tmp_path / 'run'
-    ros_config = _ros_config(tmp_path, train_node={'frame_timeout': FRAME_TIMEOUT,
-                                                   'reset_retries': 0})
+    ros_config = ros_config_with(
+        tmp_path, train_node={'frame_timeout': FRAME_TIMEOUT, 'reset_retries': 0})
     args = {'simulator': 'embedded', 'config': config, 'run_dir': run_dir,
             'ros_config': ros_config}
     proc, log, _ = launches('train.launch.py', args)
@@ -107,7 +81,7 @@ def test_camera_that_stops_makes_the_drive_watchdog_stop_the_car(tmp_path, launc
     frame_timeout = 0.5
     proc, log, domain = launches('drive.launch.py', {
         'simulator': 'embedded', 'controller': 'pid', 'stepping': 'realtime',
-        'ros_config': _ros_config(tmp_path, drive_node={'frame_timeout': frame_timeout})})
+        'ros_config': ros_config_with(tmp_path, drive_node={'frame_timeout': frame_timeout})})
     sim_pid = log.pid('sim_node')
     probe = Probe(domain)
     got = []   # (monotonic arrival, linear.x, angular.z)
