@@ -58,18 +58,19 @@ def _cmd_drive(args: argparse.Namespace) -> int:
     kind = 'pid' if args.controller == 'pid' else 'policy'
     controller = load_controller(args.policy, cfg, kind)
     print(f'driving {args.laps} lap{"s" if args.laps > 1 else ""} of {circuit.name} '
-          f'({circuit.length:.0f} m) with the {kind} controller'
+          f'({circuit.length:.0f} m, {args.direction}) with the {kind} controller'
           + (f' from {args.policy}' if kind == 'policy' else ''), flush=True)
     result = drive(controller, circuit, laps=args.laps, seed=args.seed, config=cfg,
                    video=Path(args.video) if args.video else None, max_steps=args.max_steps,
-                   progress=lambda s: print(s, flush=True))
+                   progress=lambda s: print(s, flush=True), direction=args.direction)
     path = result.pop('path')
     report = {'track': circuit.name, 'controller': kind, 'policy': args.policy,
               'laps_requested': args.laps, 'seed': args.seed, **result}
     if kind == 'policy' and not args.no_baseline:
         # The classic controller on the same circuit, same start and laps: the yardstick.
         pid = drive(load_controller(None, cfg, 'pid'), circuit, laps=args.laps,
-                    seed=args.seed, config=cfg, max_steps=args.max_steps)
+                    seed=args.seed, config=cfg, max_steps=args.max_steps,
+                    direction=args.direction)
         report['pid_baseline'] = {k: pid[k] for k in (
             'laps_completed', 'completion', 'lap_time_s', 'mean_abs_deviation_m',
             'max_abs_deviation_m', 'mean_speed_mps', 'steps', 'end_reason')}
@@ -163,6 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--config', help='config YAML for the PID controller')
     d.add_argument('--track', help='circuit to drive (default: the one it was trained on)')
     d.add_argument('--laps', type=_positive_int, default=1)
+    d.add_argument('--direction', choices=['forward', 'reverse'], default='forward',
+                   help="forward: the circuit file's order; reverse: the same loop the "
+                        'other way, from the same start')
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--randomize', action='store_true', help='enable domain randomisation')
     d.add_argument('--max-steps', type=_positive_int, help='time limit in control steps')

@@ -59,13 +59,30 @@ def test_video_has_one_overlaid_frame_per_step(trained_run, tmp_path):
     assert frames == result['steps']
 
 
-def test_pid_baseline_laps_every_builtin_circuit_on_the_road():
+@pytest.mark.parametrize('direction', ['forward', 'reverse'])
+def test_pid_baseline_laps_every_builtin_circuit_both_ways_on_the_road(direction):
+    from rl_f1_driver.track import builtin_names
     cfg = load_config()
-    for name in ('simple', 'hairpins'):
+    for name in builtin_names():
         circuit = load_circuit(name)
-        result = drive(PidController(cfg), circuit, laps=1)
-        assert result['laps_completed'] == 1, (name, result['end_reason'])
+        result = drive(PidController(cfg), circuit, laps=1, direction=direction)
+        assert result['laps_completed'] == 1, (name, direction, result['end_reason'])
+        assert result['direction'] == direction
         assert result['max_abs_deviation_m'] < circuit.road_width / 2
+
+
+def test_reverse_drives_the_loop_the_other_way():
+    import math
+    cfg = load_config()
+    circuit = load_circuit('simple')
+    fwd = drive(PidController(cfg), circuit, laps=1, max_steps=40)
+    rev = drive(PidController(cfg), circuit, laps=1, max_steps=40, direction='reverse')
+    # Same start point, opposite headings: after 2 s the cars are far apart.
+    (fx, fy), (rx, ry) = fwd['path'][-1][:2], rev['path'][-1][:2]
+    assert math.hypot(fx - rx, fy - ry) > 10.0
+    assert fwd['completion'] > 0.02 and rev['completion'] > 0.02
+    with pytest.raises(ValueError, match='direction'):
+        drive(PidController(cfg), circuit, direction='backwards')
 
 
 def test_bench_drive_prints_latency_percentiles(trained_run, capsys):

@@ -17,20 +17,34 @@ from ..track import Circuit, TrackTracker
 from .controller import Controller
 
 
+DIRECTIONS = ('forward', 'reverse')
+
+
 def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0,
           start: float = 0.0, video: Optional[Path] = None, max_steps: Optional[int] = None,
           config: Optional[Config] = None,
-          progress: Optional[Callable[[str], None]] = None) -> dict:
-    """Drive from `start` (lap fraction) until `laps` laps, a crash, a lost line or time-out."""
+          progress: Optional[Callable[[str], None]] = None,
+          direction: str = 'forward') -> dict:
+    """Drive from `start` (lap fraction) until `laps` laps, a crash, a lost line or time-out.
+
+    `direction`: forward (the circuit file's order) or reverse (the same loop the other way,
+    from the same start point).
+    """
+    if direction not in DIRECTIONS:
+        raise ValueError(f'direction: expected one of {", ".join(DIRECTIONS)}, got '
+                         f'{direction!r}')
     cfg = config or controller.config
+    # The simulator renders the circuit as it is; laps, progress and the start pose follow
+    # the route driven (a loop driven backwards is another circuit for lap counting).
+    route = circuit if direction == 'forward' else circuit.reversed()
     sim = EmbeddedSimulator(circuit, cfg.camera, cfg.car, cfg.randomization, seed=seed)
     dt = sim.control_period
     max_steps = max_steps or lap_step_budget(circuit.length, laps, dt)
     writer = _VideoWriter(video, cfg.camera.rate_hz) if video else None
     sim.request_view(None if writer else controller.view())
-    tracker = TrackTracker(circuit)
-    rules = Termination(cfg, circuit)
-    x, y, yaw = circuit.pose_at(start)
+    tracker = TrackTracker(route)
+    rules = Termination(cfg, route)
+    x, y, yaw = route.pose_at(start)
     frame = sim.reset(Pose2D(x, y, yaw))
     controller.reset()
     tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
@@ -45,7 +59,7 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
                 writer.write(draw_overlay(
                     frame.image, controller.detector, controller.last_reading,
                     (cmd.linear_x, cmd.angular_z),
-                    text=f'{circuit.name}  lap {stats.laps + 1}/{laps}  '
+                    text=f'{circuit.name} ({direction})  lap {stats.laps + 1}/{laps}  '
                          f'{100 * max(0.0, stats.progress_m) / circuit.length:5.1f}%  '
                          f't {frame.stamp:6.2f} s'))
             frame = sim.step(cmd)
@@ -72,6 +86,7 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
     del summary['return']  # no reward here: driving is judged by laps, time and deviation
     summary['completion'] = (1.0 if stats.laps >= 1
                              else min(1.0, max(0.0, stats.progress_m) / circuit.length))
+    summary['direction'] = direction
     summary['path'] = stats.path
     summary['wall_s'] = round(time.perf_counter() - t0, 3)
     return summary
