@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import threading
-from typing import Any, Optional, Tuple
+from typing import Any, Callable, Optional, Tuple
 
 import numpy as np
 from geometry_msgs.msg import Twist as TwistMsg
@@ -109,15 +109,15 @@ class GazeboLink(Simulator):
         return self._last_frame
 
     def reset(self, pose: Pose2D) -> Frame:
-        try:
-            return self._reset(pose)
-        except LinkError as exc:
-            self.failure = exc
-            raise
+        return self._keeping_failure(self._reset, pose)
 
     def step(self, cmd: Twist) -> Frame:
+        return self._keeping_failure(self._step, cmd)
+
+    def _keeping_failure(self, call: Callable[[Any], Frame], arg: Any) -> Frame:
+        """The Simulator contract: a lost link raises, and `failure` keeps why."""
         try:
-            return self._step(cmd)
+            return call(arg)
         except LinkError as exc:
             self.failure = exc
             raise
