@@ -1,22 +1,50 @@
-"""The committed Gazebo worlds: up to date, and made from the same circuit and camera config."""
+"""The committed Gazebo worlds: up to date, and made from the same circuit and camera config.
+
+The track is meshes (one visual per colour layer): their edges follow the circuit within
+CHORD_TOL, their widths are exact, and a world has at most MAX_VISUALS visuals, also for a
+synthetic 5 km circuit. test_sdformat.py loads the worlds with libsdformat.
+"""
 import argparse
+import ast
 import math
+import os
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from rl_f1_driver.config import load_config
 from rl_f1_driver.gazebo import cli as worlds_cli
 from rl_f1_driver.gazebo.car import part_corners, visible_in_camera
-from rl_f1_driver.gazebo.world import (CAR_Z, LINE_TOP, ROAD_TOP, WorldNames, build_world,
-                                       segment_loop, world_filename, write_worlds)
+from rl_f1_driver.gazebo import mesh as mesh_mod
+from rl_f1_driver.gazebo.world import (CAR_Z, CHORD_TOL, KERB_TOP, LINE_TOP, MAX_VISUALS,
+                                       MODELS_DIR, ROAD_TOP, WorldNames, build_world,
+                                       mesh_model_name, segment_loop, world_filename,
+                                       write_worlds)
 from rl_f1_driver.paths import worlds_dir
 from rl_f1_driver.ros import params
-from rl_f1_driver.sim.render import Palette
+from rl_f1_driver.sim.render import KERB_WIDTH, Palette
 from rl_f1_driver.track import builtin_names, load_circuit
 
 CFG = load_config()
+ROOT = Path(__file__).resolve().parent.parent
+SYNTHETIC_LENGTH = 5000.0   # m, about: a long Grand Prix circuit
+
+
+def synthetic_circuit(folder: Path, length: float = SYNTHETIC_LENGTH,
+                      name: str = 'synthetic') -> Path:
+    """A circuit file of a wavy loop about `length` long: corners of 60-250 m radius."""
+    radius = length / (2 * math.pi) / 1.05
+    theta = np.linspace(0.0, 2 * math.pi, 120, endpoint=False)
+    r = radius * (1 + 0.06 * np.sin(7 * theta) + 0.03 * np.sin(19 * theta))
+    points = [[round(float(x), 2), round(float(y), 2)]
+              for x, y in zip(r * np.cos(theta), r * np.sin(theta))]
+    path = Path(folder) / f'{name}.yaml'
+    path.write_text(yaml.safe_dump({'name': name, 'road_width': 7.0, 'line_width': 0.25,
+                                    'centerline': points}), encoding='utf-8')
+    return path
 
 
 @pytest.fixture(scope='module')
@@ -92,53 +120,237 @@ def test_plugins_and_topics_match_the_ros_parameters(worlds, name):
     assert link.find('collision') is None
 
 
-def _boxes(root, model, prefix):
-    out = []
-    for v in root.findall(f'.//model[@name="{model}"]/link/visual'):
-        if v.get('name').startswith(prefix):
-            x, y, z, _, _, yaw = _floats(v.findtext('pose'))
-            sx, sy, sz = _floats(v.findtext('geometry/box/size'))
-            out.append((x, y, z, yaw, sx, sy, sz, _floats(v.findtext('material/diffuse'))))
+LAYERS = {'road': (ROAD_TOP, 'road'), 'kerbs': (KERB_TOP, 'kerb'), 'line': (LINE_TOP, 'line')}
+
+
+def _mesh_visuals(root, model):
+    return root.findall(f'.//model[@name="{model}"]/link/visual')
+
+
+def _mesh_path(worlds_folder, uri):
+    """The file a model:// URI names when worlds_folder/models is on GAZEBO_MODEL_PATH."""
+    assert uri.startswith('model://'), uri
+    return Path(worlds_folder) / MODELS_DIR / uri[len('model://'):]
+
+
+def read_obj(path):
+    """(vertices, faces) of an OBJ file: a reader of our own, independent of the writer."""
+    verts, faces = [], []
+    for line in Path(path).read_text(encoding='utf-8').splitlines():
+        parts = line.split()
+        if parts and parts[0] == 'v':
+            verts.append([float(v) for v in parts[1:4]])
+        elif parts and parts[0] == 'f':
+            faces.append([int(p.split('/')[0]) - 1 for p in parts[1:]])
+    return np.array(verts), np.array(faces, dtype=np.int64)
+
+
+def _layer_mesh(worlds_folder, root, model):
+    """All mesh files of a layer merged, with coincident vertices (chunk ends) welded."""
+    verts, faces = [], []
+    for v in _mesh_visuals(root, model):
+        pv, pf = read_obj(_mesh_path(worlds_folder, v.findtext('geometry/mesh/uri')))
+        faces.append(pf + sum(len(x) for x in verts))
+        verts.append(pv)
+    v, f = np.concatenate(verts), np.concatenate(faces)
+    uniq, inverse = np.unique(np.round(v, 6), axis=0, return_inverse=True)
+    return uniq, inverse.reshape(-1)[f]
+
+
+def _boundary(faces):
+    """Edges used by one face only: the outline of the strips."""
+    e = np.sort(np.concatenate([faces[:, [0, 1]], faces[:, [1, 2]], faces[:, [2, 0]]]), axis=1)
+    uniq, counts = np.unique(e, axis=0, return_counts=True)
+    return uniq[counts == 1]
+
+
+def _by_cell(points, centres, half, reach, cell=20.0):
+    """(point indices, candidate indices) per occupied grid cell: every shape (centre,
+    half-size `half`) that comes within `reach` of a point of the cell. Keeps the brute-force
+    checks below linear in the circuit length."""
+    keys = np.floor(points / cell).astype(np.int64)
+    uniq, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    for k, key in enumerate(uniq):
+        centre = (key + 0.5) * cell
+        near = np.abs(centres - centre).max(1) <= cell / 2 + half + reach
+        yield np.flatnonzero(inverse == k), np.flatnonzero(near)
+
+
+def _dist_to_segments(points, a, b, reach=1.0):
+    """Distance of each point to the nearest segment a[k]-b[k] (2-D); exact up to `reach`,
+    and anything farther reads as more than `reach`."""
+    out = np.full(len(points), np.inf)
+    half = float(np.hypot(*(b - a).T).max()) / 2
+    for pi, si in _by_cell(points, (a + b) / 2, half, reach):
+        if len(si) == 0:
+            continue
+        p, sa, d = points[pi, None, :], a[si], b[si] - a[si]
+        t = np.clip(((p - sa) * d).sum(2) / np.maximum((d * d).sum(1), 1e-300), 0.0, 1.0)
+        out[pi] = np.hypot(*(p - (sa + t[..., None] * d)).transpose(2, 0, 1)).min(1)
     return out
 
 
-def _covered(points, boxes, margin=0.0):
-    """Which points lie inside at least one (rotated) box, narrowed by `margin` each side."""
-    inside = np.zeros(len(points), bool)
-    for x, y, _, yaw, sx, sy, *_ in boxes:
-        d = points - (x, y)
-        c, s = math.cos(yaw), math.sin(yaw)
-        u = d[:, 0] * c + d[:, 1] * s
-        v = -d[:, 0] * s + d[:, 1] * c
-        inside |= (np.abs(u) <= sx / 2) & (np.abs(v) <= sy / 2 - margin)
-    return inside
+def _inside(points, verts, faces):
+    """Which 2-D points lie in at least one triangle."""
+    a, b, c = (verts[faces[:, k], :2] for k in range(3))
+    centres = (a + b + c) / 3
+    half = float(np.abs(np.stack([a, b, c]) - centres).max())
+    out = np.zeros(len(points), bool)
+
+    def side(p, u, v):
+        return (v[:, 0] - u[:, 0]) * (p[..., 1] - u[:, 1]) - \
+            (v[:, 1] - u[:, 1]) * (p[..., 0] - u[:, 0])
+    for pi, ti in _by_cell(points, centres, half, 0.0):
+        p, ta, tb, tc = points[pi, None, :], a[ti], b[ti], c[ti]
+        s1, s2, s3 = side(p, ta, tb), side(p, tb, tc), side(p, tc, ta)
+        out[pi] = ((s1 >= 0) & (s2 >= 0) & (s3 >= 0)).any(1)
+    return out
+
+
+def _edge_offsets(circuit, layer):
+    half, kerb = circuit.road_width / 2, KERB_WIDTH
+    return {'road': (-half, half), 'kerbs': (-half, -half + kerb, half - kerb, half),
+            'line': (-circuit.line_width / 2, circuit.line_width / 2)}[layer]
 
 
 @pytest.mark.parametrize('name', builtin_names())
-def test_red_line_and_road_follow_the_circuit_without_gaps(worlds, name):
+def test_track_is_one_mesh_visual_per_layer_in_the_palette_colours(worlds, name):
+    root = worlds[name]
+    palette = Palette()
+    for model, (top, colour) in LAYERS.items():
+        visuals = _mesh_visuals(root, model)
+        assert len(visuals) == 1, f'{model}: {len(visuals)} visuals'
+        for v in visuals:
+            uri = v.findtext('geometry/mesh/uri')
+            assert uri == f'model://{mesh_model_name(name)}/{v.get("name")}.obj'
+            assert _mesh_path(worlds_dir(), uri).is_file()
+            assert _floats(v.findtext('pose')) == pytest.approx([0, 0, top, 0, 0, 0])
+            b, g, r = getattr(palette, colour)
+            for tag in ('ambient', 'diffuse'):
+                assert _floats(v.findtext(f'material/{tag}')) == pytest.approx(
+                    [r / 255, g / 255, b / 255, 1], abs=1e-4)
+    line = _floats(_mesh_visuals(root, 'line')[0].findtext('material/diffuse'))
+    assert line[0] > 2 * max(line[1], line[2])          # red
+    assert root.find('.//model[@name="road"]//box') is None
+
+
+@pytest.mark.parametrize('name', builtin_names())
+def test_meshes_follow_the_circuit_within_tolerance_with_exact_widths(worlds, name):
     circuit = load_circuit(name)
     root = worlds[name]
-    line = _boxes(root, 'line', 'line_')
-    road = _boxes(root, 'road', 'road_')
-    assert line and len(line) == len(road)
-    b, g, r = Palette().line
-    for _, _, z, _, _, sy, sz, diffuse in line:
-        assert sy == pytest.approx(circuit.line_width)
-        assert z + sz / 2 == pytest.approx(LINE_TOP)
-        assert diffuse[:3] == pytest.approx([r / 255, g / 255, b / 255], abs=1e-4)
-        assert diffuse[0] > 2 * max(diffuse[1], diffuse[2])          # red
-    for _, _, z, _, _, sy, sz, _ in road:
-        assert sy == pytest.approx(circuit.road_width) and z + sz / 2 == pytest.approx(ROAD_TOP)
-    # Every centreline sample lies on the painted line, at least 1 cm inside its edges ...
-    assert _covered(circuit.points, line, margin=0.01).all()
-    # ... and the road covers both edges of the circuit, also outside the corners.
     normal = np.stack([-circuit.tangents[:, 1], circuit.tangents[:, 0]], axis=1)
+    for layer in LAYERS:
+        verts, faces = _layer_mesh(worlds_dir(), root, layer)
+        assert np.all(verts[:, 2] == 0.0)
+        a, b, c = (verts[faces[:, k], :2] for k in range(3))
+        up = (b - a)[:, 0] * (c - a)[:, 1] - (b - a)[:, 1] * (c - a)[:, 0]
+        assert (up > 0).all(), f'{layer}: a face points down (culled from above)'
+        edges = _boundary(faces)
+        ea, eb = verts[edges[:, 0], :2], verts[edges[:, 1], :2]
+        offsets = _edge_offsets(circuit, layer)
+        curves = [circuit.points + o * normal for o in offsets]
+        # The true edges lie within CHORD_TOL of the mesh outline ...
+        for curve in curves:
+            assert _dist_to_segments(curve, ea, eb).max() <= CHORD_TOL + 1e-4, layer
+        # ... and every outline vertex (and the middle of every outline edge) on a true edge.
+        ta = np.concatenate([cv for cv in curves])
+        tb = np.concatenate([np.roll(cv, -1, axis=0) for cv in curves])
+        on_edge = _dist_to_segments(verts[np.unique(edges), :2], ta, tb)
+        assert on_edge.max() <= 1e-4, layer          # so the widths are exact there
+        assert _dist_to_segments((ea + eb) / 2, ta, tb).max() <= CHORD_TOL + 1e-4, layer
+    line_v, line_f = _layer_mesh(worlds_dir(), root, 'line')
+    road_v, road_f = _layer_mesh(worlds_dir(), root, 'road')
+    # Every centreline sample lies on the painted line, none 3 line widths away does ...
+    assert _inside(circuit.points, line_v, line_f).all()
+    assert not _inside(circuit.points + 3 * circuit.line_width * normal, line_v, line_f).any()
+    # ... and the road covers both edges of the circuit, also outside the corners.
     for side in (1, -1):
         edge = circuit.points + side * (circuit.road_width / 2 - 0.05) * normal
-        assert _covered(edge, road).all()
-    # Far from the line there is no line paint: the line is not wider than the circuit's.
-    off = circuit.points + 3 * circuit.line_width * normal
-    assert not _covered(off, line).any()
+        assert _inside(edge, road_v, road_f).all()
+
+
+def _visual_count(world_path):
+    return len(ET.parse(world_path).getroot().findall('.//visual'))
+
+
+@pytest.fixture(scope='module')
+def synthetic_worlds(tmp_path_factory):
+    """Worlds folder with a generated world of a ~5 km synthetic circuit."""
+    folder = tmp_path_factory.mktemp('synthetic')
+    path = synthetic_circuit(folder)
+    assert load_circuit(path).length > 0.9 * SYNTHETIC_LENGTH
+    out = folder / 'worlds'
+    paths, problems = write_worlds(out, CFG.camera, circuits=[str(path)])
+    assert problems == []
+    return out, paths[0]
+
+
+def test_at_most_50_visuals_per_world_committed_and_5_km(synthetic_worlds):
+    assert MAX_VISUALS == 50
+    for name in builtin_names():
+        n = _visual_count(worlds_dir() / world_filename(name))
+        assert n <= MAX_VISUALS, f'{name}: {n} visuals'
+    out, world = synthetic_worlds
+    assert _visual_count(world) <= MAX_VISUALS
+    root = ET.parse(world).getroot()
+    for layer in LAYERS:
+        for v in _mesh_visuals(root, layer):
+            assert _mesh_path(out, v.findtext('geometry/mesh/uri')).is_file()
+
+
+def test_a_huge_layer_is_split_into_meshes_without_cracks(tmp_path, monkeypatch):
+    """Past MAX_VERTICES a layer becomes several meshes that share their end sections, and
+    the world stays within MAX_VISUALS even when the cap would ask for more pieces."""
+    path = synthetic_circuit(tmp_path, 2000.0, 'split')
+    circuit = load_circuit(path)
+    for cap, most in ((400, MAX_VISUALS), (40, MAX_VISUALS)):
+        monkeypatch.setattr(mesh_mod, 'MAX_VERTICES', cap)
+        out = tmp_path / f'cap{cap}'
+        write_worlds(out, CFG.camera, circuits=[str(path)])
+        world = out / world_filename('split')
+        root = ET.parse(world).getroot()
+        assert len(_mesh_visuals(root, 'line')) > 1
+        assert _visual_count(world) <= most
+        verts, faces = _layer_mesh(out, root, 'line')
+        if cap == 400:
+            assert max(len(read_obj(_mesh_path(out, v.findtext('geometry/mesh/uri')))[0])
+                       for v in _mesh_visuals(root, 'kerbs')) <= cap
+        # One closed strip: the outline is the two edges only (no crack between pieces).
+        edges = _boundary(faces)
+        normal = np.stack([-circuit.tangents[:, 1], circuit.tangents[:, 0]], axis=1)
+        ta = np.concatenate([circuit.points + o * normal for o in (-0.125, 0.125)])
+        tb = np.concatenate([np.roll(circuit.points + o * normal, -1, axis=0)
+                             for o in (-0.125, 0.125)])
+        assert _dist_to_segments(verts[np.unique(edges), :2], ta, tb).max() <= 1e-4
+        assert _inside(circuit.points, verts, faces).all()
+
+
+def test_setup_installs_the_mesh_folders():
+    """setup.py's tree('worlds') lists every mesh file under its own share/ folder."""
+    source = (ROOT / 'setup.py').read_text()
+    funcs = [n for n in ast.parse(source).body
+             if isinstance(n, ast.FunctionDef) and n.name == 'tree']
+    namespace = {'glob': __import__('glob').glob, 'os': os, 'package_name': 'rl_f1_driver'}
+    exec(compile(ast.Module(body=funcs, type_ignores=[]), 'setup.py', 'exec'), namespace)
+    cwd = os.getcwd()
+    try:
+        os.chdir(ROOT)
+        entries = dict(namespace['tree']('worlds'))
+    finally:
+        os.chdir(cwd)
+    for name in builtin_names():
+        folder = f'worlds/{MODELS_DIR}/{mesh_model_name(name)}'
+        files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / folder).iterdir())
+        assert {'model.config', 'model.sdf', 'line_0.obj'} <= {Path(f).name for f in files}
+        assert sorted(entries[f'share/rl_f1_driver/{folder}']) == files
+
+
+def test_package_exports_the_mesh_folder_as_a_gazebo_model_path():
+    """gazebo_ros's gzserver/gzclient launch files put it on GAZEBO_MODEL_PATH."""
+    root = ET.parse(ROOT / 'package.xml').getroot()
+    paths = [e.get('gazebo_model_path') for e in root.findall('export/gazebo_ros')]
+    assert paths == ['${prefix}/worlds/' + MODELS_DIR]
 
 
 def test_segments_follow_the_curve_within_tolerance():
@@ -205,3 +417,20 @@ def test_cli_writes_then_checks_and_detects_stale_worlds(tmp_path, capsys):
     written.unlink()
     assert check.func(check) == 1
     assert 'simple.world: missing' in capsys.readouterr().err
+    assert args.func(args) == 0
+    folder = tmp_path / MODELS_DIR / mesh_model_name('simple')
+    mesh = folder / 'line_0.obj'
+    same = mesh.read_text() == (worlds_dir() / MODELS_DIR / mesh.parent.name / mesh.name
+                                ).read_text()
+    assert same, 'the CLI mesh differs from the committed one'
+    mesh.write_text(mesh.read_text().replace('v ', 'v 1', 1))
+    assert check.func(check) == 1
+    assert 'line_0.obj: out of date' in capsys.readouterr().err
+    stale = folder / 'line_1.obj'          # left by an older, longer circuit
+    stale.write_text('v 0 0 0\n')
+    mesh.unlink()
+    assert check.func(check) == 1
+    err = capsys.readouterr().err
+    assert 'line_0.obj: missing' in err and 'line_1.obj: stale' in err
+    assert args.func(args) == 0 and not stale.exists()
+    assert check.func(check) == 0

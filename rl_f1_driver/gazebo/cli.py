@@ -13,12 +13,14 @@ def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
         'worlds', help='generate the Gazebo worlds from the circuits and the camera config',
         description='Write one Gazebo Classic 11 world per built-in circuit, made from the '
                     'circuit YAML, the camera section of the config and the topic names of '
-                    'config/ros.yaml. With --check, write nothing and fail if any committed '
-                    'world differs from what the generator makes.')
+                    'config/ros.yaml, and its road, kerb and line meshes under '
+                    'models/rl_f1_driver_<circuit>/. With --check, write nothing and fail if '
+                    'any committed world or mesh differs from what the generator makes, is '
+                    'missing, or is stale.')
     p.add_argument('--out', default=None,
                    help='output folder (default: worlds/ of the package data folder)')
     p.add_argument('--check', action='store_true',
-                   help='exit 1 when a world in --out is missing or out of date')
+                   help='exit 1 when a world or mesh in --out is missing, out of date or stale')
     p.add_argument('--config', help='config YAML layered over config/defaults.yaml '
                                     '(its camera section goes into the worlds)')
     p.add_argument('--ros-config', help='ROS parameter file with the topic names '

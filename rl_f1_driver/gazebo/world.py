@@ -1,17 +1,18 @@
 """One Gazebo Classic 11 world per circuit, from the circuit file and the camera config.
 
-The road, kerbs and red centre line are chains of thin static boxes laid along the same dense
-centreline the embedded simulator renders. Segments follow the curve to within `CHORD_TOL`
-(shorter in tight corners, up to `MAX_SEGMENT` on straights), and each box is lengthened at
-both ends by the mitre overlap of its turn, so the outside of a corner has no gaps. Colours
-come from the embedded renderer's palette. (Inside a corner the lengthened boxes overlap and
-poke a few centimetres past the road edge; nothing near the line changes.) The world also
-loads libgazebo_ros_state.so (for set_entity_state and model_states) and holds our car (see
-car.py), so a world file alone is the whole simulation.
+The road, kerbs and red centre line are meshes (mesh.py: flat strips along the same dense
+centreline the embedded simulator renders, every edge within `CHORD_TOL` of its true curve,
+widths exact), one visual per colour layer whatever the circuit's length, coloured by the
+visual's material with the embedded renderer's palette. The meshes live in a Gazebo model
+folder per circuit, worlds/models/rl_f1_driver_<circuit>/, referenced as model:// URIs (see
+mesh_uri). The world also loads libgazebo_ros_state.so (for set_entity_state and
+model_states) and holds our car (see car.py), so a world file and its mesh folder are the
+whole simulation.
 """
 from __future__ import annotations
 
 import math
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
@@ -22,18 +23,27 @@ from ..config import CameraConfig
 from ..errors import ConfigError
 from ..sim.render import KERB_WIDTH, Palette
 from ..track import Circuit
-from .car import car_model_sdf
-from .sdf import attr, box_visual, material, nums, pose, rgba_from_bgr, text
+from .car import body_parts, car_model_sdf, wheels
+from .mesh import (CHORD_TOL, MAX_SEGMENT, MESH_EXT, Band, band_chunks, left_normals,
+                   obj_text, segment_loop)
+from .sdf import attr, material, nums, pose, rgba_from_bgr, text
 
-CHORD_TOL = 0.01      # m, largest distance between a line segment and the true curve
-MAX_SEGMENT = 10.0    # m, longest box on a straight
 # Layers 2 mm apart: clear of depth-buffer fighting, and small next to the camera height.
 ROAD_TOP = 0.010      # m above the ground plane; the car stands on the road
 KERB_TOP = 0.012
 LINE_TOP = 0.014
 CAR_Z = ROAD_TOP      # height of the car's origin (its wheels touch the road)
-JOINT_OVERLAP = 0.01  # m, every box reaches this far past its joints: no hairline cracks
 GENERATOR = 'rl-f1 worlds'
+MODELS_DIR = 'models'             # beside the worlds; package.xml exports it as a model path
+MESH_MODEL_PREFIX = 'rl_f1_driver_'
+MAX_VISUALS = 50                  # per world, however long the circuit
+# Visuals that are not track meshes: the grass, the car's body parts, wheels and helmet.
+OTHER_VISUALS = 1 + len(body_parts(0.0)) + len(wheels(0.0)) + 1
+
+__all__ = ['CAR_Z', 'CHORD_TOL', 'KERB_TOP', 'LINE_TOP', 'MAX_SEGMENT', 'MAX_VISUALS',
+           'MODELS_DIR', 'ROAD_TOP', 'WorldNames', 'build_world', 'mesh_model_name',
+           'mesh_uri', 'segment_loop', 'track_meshes', 'world_filename', 'world_files',
+           'write_worlds']
 
 
 @dataclass(frozen=True)
@@ -68,85 +78,68 @@ def world_filename(circuit_name: str) -> str:
     return f'{circuit_name}.world'
 
 
-def segment_loop(points: np.ndarray, tol: float = CHORD_TOL,
-                 max_len: float = MAX_SEGMENT) -> List[int]:
-    """Indices of the closed polyline's vertices kept so each chord stays within `tol`.
-
-    Starts at index 0 (the lap start) and walks greedily; the last chord returns to 0.
-    """
-    n = len(points)
-    closed = np.vstack([points, points[:1]])
-    keep = [0]
-    i = 0
-    while i < n:
-        j = i + 1
-        while j + 1 <= n and _chord_ok(closed, i, j + 1, tol, max_len):
-            j += 1
-        keep.append(j % n)
-        i = j
-    keep.pop()  # the final index is the start again
-    return keep
-
-
-def _chord_ok(pts: np.ndarray, i: int, j: int, tol: float, max_len: float) -> bool:
-    a, b = pts[i], pts[j]
-    d = b - a
-    length = float(np.hypot(d[0], d[1]))
-    if length > max_len:
-        return False
-    if j - i < 2 or length == 0.0:
-        return True
-    mid = pts[i + 1:j] - a
-    dev = np.abs(mid[:, 0] * d[1] - mid[:, 1] * d[0]) / length
-    return float(dev.max()) <= tol
+def mesh_model_name(circuit_name: str) -> str:
+    """The Gazebo model folder of a circuit's meshes (prefixed: model names are global)."""
+    return f'{MESH_MODEL_PREFIX}{circuit_name}'
 
 
 @dataclass(frozen=True)
-class Segment:
-    x0: float
-    y0: float
-    x1: float
-    y1: float
-    turn_in: float      # turn angle (rad) at the start joint
-    turn_out: float     # at the end joint
-
-    @property
-    def length(self) -> float:
-        return math.hypot(self.x1 - self.x0, self.y1 - self.y0)
-
-    @property
-    def yaw(self) -> float:
-        return math.atan2(self.y1 - self.y0, self.x1 - self.x0)
+class Layer:
+    """One colour layer of the track: its name, colour, top height and strips."""
+    name: str
+    bgr: Tuple[int, int, int]
+    top: float
+    bands: Tuple[Band, ...]
 
 
-def segments(circuit: Circuit) -> List[Segment]:
-    idx = segment_loop(circuit.points)
-    pts = circuit.points[idx]
-    nxt = np.roll(pts, -1, axis=0)
-    yaw = np.arctan2(nxt[:, 1] - pts[:, 1], nxt[:, 0] - pts[:, 0])
-    turn = np.angle(np.exp(1j * (yaw - np.roll(yaw, 1))))    # at each vertex, wrapped
-    return [Segment(float(pts[k, 0]), float(pts[k, 1]), float(nxt[k, 0]), float(nxt[k, 1]),
-                    float(turn[k]), float(turn[(k + 1) % len(pts)]))
-            for k in range(len(pts))]
+def layers(circuit: Circuit, palette: Palette = Palette()) -> List[Layer]:
+    """Road, kerbs and line, bottom to top (the kerbs lie on the road's edges)."""
+    kerb_off = circuit.road_width / 2.0 - KERB_WIDTH / 2.0
+    return [Layer('road', tuple(palette.road), ROAD_TOP, (Band(0.0, circuit.road_width),)),
+            Layer('kerbs', tuple(palette.kerb), KERB_TOP,
+                  (Band(kerb_off, KERB_WIDTH), Band(-kerb_off, KERB_WIDTH))),
+            Layer('line', tuple(palette.line), LINE_TOP, (Band(0.0, circuit.line_width),))]
 
 
-def _strip(name: str, segs: Sequence[Segment], width: float, offset: float, top: float,
-           thickness: float, bgr: Sequence[int], indent: str) -> List[str]:
-    """Boxes of a band `width` wide, centred `offset` to the left of the line."""
+@dataclass(frozen=True)
+class TrackMesh:
+    """One mesh file of a layer: its file name (in the circuit's model folder) and content."""
+    layer: Layer
+    filename: str
+    vertices: np.ndarray
+    faces: np.ndarray
+
+
+def track_meshes(circuit: Circuit, palette: Palette = Palette()) -> List[TrackMesh]:
+    """The meshes of every layer; each edge within CHORD_TOL of its true curve."""
+    all_layers = layers(circuit, palette)
+    normals = left_normals(circuit.tangents)
+    edges = sorted({e for layer in all_layers for band in layer.bands for e in band.edges})
+    idx = segment_loop(circuit.points, CHORD_TOL, MAX_SEGMENT, normals, (0.0, *edges))
+    # The car and the grass take the rest of the visual budget; the layers share what is left.
+    max_chunks = max(1, (MAX_VISUALS - OTHER_VISUALS) // len(all_layers))
     out = []
-    reach = abs(offset) + width / 2.0
-    for k, s in enumerate(segs):
-        # Mitre overlap: enough extra length that the outside of each joint is covered.
-        ext_in = reach * math.tan(min(abs(s.turn_in), 2.0) / 2.0) + JOINT_OVERLAP
-        ext_out = reach * math.tan(min(abs(s.turn_out), 2.0) / 2.0) + JOINT_OVERLAP
-        length = s.length + ext_in + ext_out
-        c, si = math.cos(s.yaw), math.sin(s.yaw)
-        shift = (ext_out - ext_in) / 2.0
-        cx = (s.x0 + s.x1) / 2.0 + shift * c - offset * si
-        cy = (s.y0 + s.y1) / 2.0 + shift * si + offset * c
-        out.append(box_visual(f'{name}_{k}', (length, width, thickness),
-                              (cx, cy, top - thickness / 2.0, 0, 0, s.yaw), bgr, indent))
+    for layer in all_layers:
+        chunks = band_chunks(circuit.points, normals, idx, layer.bands, max_chunks)
+        for k, (v, f) in enumerate(chunks):
+            out.append(TrackMesh(layer, f'{layer.name}_{k}.{MESH_EXT}', v, f))
     return out
+
+
+def mesh_uri(circuit_name: str, filename: str) -> str:
+    # model:// and not a path: Gazebo 11 resolves model:// against GAZEBO_MODEL_PATH, which
+    # package.xml's <gazebo_ros gazebo_model_path="${prefix}/worlds/models"/> export makes
+    # gazebo_ros's gzserver/gzclient launch files set for both processes, wherever the package
+    # is installed. A file:// URI would hold this machine's absolute path, and a path relative
+    # to the world file is not resolved by Gazebo Classic (it searches GAZEBO_RESOURCE_PATH).
+    return f'model://{mesh_model_name(circuit_name)}/{filename}'
+
+
+def _mesh_visual(circuit_name: str, mesh: TrackMesh, indent: str) -> str:
+    name = mesh.filename.rsplit('.', 1)[0]
+    return (f'{indent}<visual name={attr(name)}>{pose(0, 0, mesh.layer.top)}'
+            f'<geometry><mesh><uri>{text(mesh_uri(circuit_name, mesh.filename))}</uri></mesh>'
+            f'</geometry>{material(mesh.layer.bgr)}</visual>')
 
 
 def _static_model(name: str, visuals: List[str], indent: str = '    ') -> str:
@@ -155,19 +148,26 @@ def _static_model(name: str, visuals: List[str], indent: str = '    ') -> str:
                       f'{indent}</model>'])
 
 
+def _track_models(circuit_name: str, meshes: Sequence[TrackMesh], indent: str = '    '
+                  ) -> List[str]:
+    """One static model per layer (road, kerbs, line), one visual per mesh file."""
+    names = list(dict.fromkeys(m.layer.name for m in meshes))
+    return [_static_model(n, [_mesh_visual(circuit_name, m, indent + '    ')
+                              for m in meshes if m.layer.name == n], indent)
+            for n in names]
+
+
 def build_world(circuit: Circuit, camera: CameraConfig, names: WorldNames = WorldNames(),
-                palette: Palette = Palette(), start_fraction: float = 0.0) -> str:
-    """The world file text (deterministic: same inputs, same bytes)."""
-    segs = segments(circuit)
-    i6 = ' ' * 8
-    road_w, line_w = circuit.road_width, circuit.line_width
-    kerb_off = road_w / 2.0 - KERB_WIDTH / 2.0
-    road = _strip('road', segs, road_w, 0.0, ROAD_TOP, ROAD_TOP, palette.road, i6)
-    kerbs = (_strip('kerb_left', segs, KERB_WIDTH, kerb_off, KERB_TOP, KERB_TOP, palette.kerb,
-                    i6)
-             + _strip('kerb_right', segs, KERB_WIDTH, -kerb_off, KERB_TOP, KERB_TOP,
-                      palette.kerb, i6))
-    line = _strip('line', segs, line_w, 0.0, LINE_TOP, LINE_TOP, palette.line, i6)
+                palette: Palette = Palette(), start_fraction: float = 0.0,
+                meshes: Optional[Sequence[TrackMesh]] = None) -> str:
+    """The world file text (deterministic: same inputs, same bytes).
+
+    The track's visuals reference the mesh files of `track_meshes` (computed when not given),
+    which `world_files` / `write_worlds` write beside it.
+    """
+    if meshes is None:
+        meshes = track_meshes(circuit, palette)
+    road_w = circuit.road_width
     x0, y0, x1, y1 = circuit.bounds(margin=road_w)
     cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
     # Grass to the far clip in every direction, as the embedded camera sees it.
@@ -221,9 +221,7 @@ def build_world(circuit: Circuit, camera: CameraConfig, names: WorldNames = Worl
         f'<size>{nums(ground)}</size></plane></geometry>{material(palette.ground)}</visual>',
         '      </link>',
         '    </model>',
-        _static_model('road', road),
-        _static_model('kerbs', kerbs),
-        _static_model('line', line),
+        *_track_models(circuit.name, meshes),
         car_model_sdf(names.car_model, start, CAR_Z, camera, names.car_namespace,
                       names.cmd_vel_topic, names.odom_topic, names.camera_topic,
                       names.odom_frame, names.base_frame, names.camera_frame),
@@ -239,6 +237,50 @@ def build_world(circuit: Circuit, camera: CameraConfig, names: WorldNames = Worl
     return '\n'.join(parts)
 
 
+def model_config(circuit: Circuit) -> str:
+    """model.config of the mesh folder: gzclient lists every folder of GAZEBO_MODEL_PATH as a
+    model and complains about one without it."""
+    return '\n'.join([
+        '<?xml version="1.0"?>',
+        f'<!-- Generated by `{GENERATOR}`. Do not edit. -->',
+        '<model>',
+        f'  <name>{text(mesh_model_name(circuit.name))}</name>',
+        '  <version>1.0</version>',
+        '  <sdf version="1.6">model.sdf</sdf>',
+        f'  <description>Road, kerbs and red line of circuit {text(circuit.name)} '
+        f'(meshes of {text(world_filename(circuit.name))})</description>',
+        '</model>',
+        ''])
+
+
+def model_sdf(circuit: Circuit, meshes: Sequence[TrackMesh]) -> str:
+    """model.sdf of the mesh folder: the track alone, as one static model (Insert tab)."""
+    visuals = [_mesh_visual(circuit.name, m, '      ') for m in meshes]
+    return '\n'.join(['<?xml version="1.0"?>',
+                      f'<!-- Generated by `{GENERATOR}`. Do not edit. -->',
+                      '<sdf version="1.6">',
+                      _static_model(mesh_model_name(circuit.name), visuals, '  '),
+                      '</sdf>', ''])
+
+
+def world_files(circuit: Circuit, camera: CameraConfig, names: WorldNames = WorldNames(),
+                palette: Palette = Palette()) -> Dict[str, str]:
+    """Every file of a circuit's world by path relative to the worlds folder: the world, and
+    its mesh model folder (models/<model>/: the meshes, model.config, model.sdf)."""
+    meshes = track_meshes(circuit, palette)
+    folder = f'{MODELS_DIR}/{mesh_model_name(circuit.name)}'
+    source = Path(circuit.source).name if circuit.source else circuit.name
+    header = (f'Generated by `{GENERATOR}` from circuit {source} ({circuit.name}). Do not edit.')
+    files = {world_filename(circuit.name): build_world(circuit, camera, names, palette,
+                                                       meshes=meshes)}
+    for m in meshes:
+        files[f'{folder}/{m.filename}'] = obj_text(m.vertices, m.faces,
+                                                   f'{header} Layer {m.layer.name}.')
+    files[f'{folder}/model.config'] = model_config(circuit)
+    files[f'{folder}/model.sdf'] = model_sdf(circuit, meshes)
+    return files
+
+
 def camera_values(camera: CameraConfig) -> Dict[str, float]:
     """What the world's camera sensor must say for a config (used by tests and --check)."""
     return {'width': camera.width, 'height': camera.height, 'hfov': camera.hfov,
@@ -251,35 +293,47 @@ def write_worlds(out_dir: Union[str, Path], camera: CameraConfig,
                  names: Optional[WorldNames] = None,
                  circuits: Optional[Sequence[str]] = None, check: bool = False
                  ) -> Tuple[List[Path], List[str]]:
-    """Write (or with `check`, compare) one world per circuit.
+    """Write (or with `check`, compare) one world and its mesh folder per circuit.
 
-    Returns (paths written or checked, problems). With `check` nothing is written and each
-    missing or different file is a problem.
+    Returns (world paths written or checked, problems). With `check` nothing is written and
+    each missing or different file, and each file in a circuit's mesh folder that the
+    generator would not write (a stale mesh), is a problem. Writing removes such files.
     """
     from ..track import builtin_names, load_circuit
     names = names or WorldNames.from_ros_params()
     out = Path(out_dir)
     problems: List[str] = []
     paths: List[Path] = []
-    if not check:
-        out.mkdir(parents=True, exist_ok=True)
     for name in (circuits or builtin_names()):
         circuit = load_circuit(name)
-        path = out / world_filename(circuit.name)
-        content = build_world(circuit, camera, names)
-        paths.append(path)
+        files = world_files(circuit, camera, names)
+        paths.append(out / world_filename(circuit.name))
+        folder = out / MODELS_DIR / mesh_model_name(circuit.name)
+        extra = sorted(p for p in folder.glob('*')
+                       if p.relative_to(out).as_posix() not in files) if folder.is_dir() else []
         if check:
-            if not path.is_file():
-                problems.append(f'{path}: missing')
-            elif path.read_text(encoding='utf-8') != content:
-                problems.append(f'{path}: out of date')
-        else:
+            for rel, content in files.items():
+                path = out / rel
+                if not path.is_file():
+                    problems.append(f'{path}: missing')
+                elif path.read_text(encoding='utf-8') != content:
+                    problems.append(f'{path}: out of date')
+            problems += [f'{p}: stale (not made by the generator)' for p in extra]
+            continue
+        for rel, content in files.items():
+            path = out / rel
+            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content, encoding='utf-8')
+        for p in extra:   # the folder is all generated: a mesh of an older, longer circuit
+            if p.is_dir():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
     return paths, problems
 
 
 def summary(world_text: str) -> Mapping[str, Any]:
-    """Counts for a quick look (boxes per kind, size)."""
+    """Counts for a quick look (visuals, mesh visuals, size)."""
     return {'bytes': len(world_text.encode('utf-8')),
-            'road_boxes': world_text.count('<visual name="road_'),
-            'line_boxes': world_text.count('<visual name="line_')}
+            'visuals': world_text.count('<visual '),
+            'mesh_visuals': world_text.count('<mesh>')}
