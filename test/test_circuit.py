@@ -292,3 +292,18 @@ def test_a_road_wider_than_the_gap_between_parts_of_the_loop_is_rejected():
     ok = circuit_mod.circuit_from_dict({'name': 'x', 'centerline': thin, 'road_width': 2.5,
                                         'line_width': 0.2}, 'thin.yaml')
     assert ok.road_width == 2.5
+
+
+@pytest.mark.parametrize('points, reason', [
+    # A 25 x 1 km loop: wider than the 20 km box.
+    ([[0, 0], [25_000, 0], [25_000, 1_000], [0, 1_000]], r'spans 25\.0 x 1\.0 km'),
+    # Inside the box but a zigzag of 14 km legs makes the loop longer than 50 km.
+    ([[0, 0], [14_000, 0], [14_000, 200], [0, 200], [0, 400], [14_000, 400],
+      [14_000, 600], [-1_000, 600]], r'km long; at most 50 km'),
+], ids=['box', 'length'])
+def test_circuits_beyond_the_size_limits_are_rejected_with_the_file_name(tmp_path, points,
+                                                                         reason):
+    path = write_yaml(tmp_path, 'huge.yaml', {'name': 'huge', 'centerline': points})
+    with pytest.raises(CircuitError, match=reason) as info:
+        load_circuit(path)
+    assert 'huge.yaml' in str(info.value)

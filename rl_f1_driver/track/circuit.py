@@ -18,6 +18,10 @@ from ..paths import circuits_dir
 DEFAULT_ROAD_WIDTH = 8.0
 DEFAULT_LINE_WIDTH = 0.25
 SAMPLE_SPACING = 0.1  # m between centreline samples; fine enough for 1 cm offset accuracy
+# Largest circuit accepted: the renderer's map and the centreline samples grow with the length,
+# and the map's tile keys and window coordinates are sized for this box.
+MAX_LENGTH = 50_000.0  # m of centreline
+MAX_EXTENT = 20_000.0  # m, each side of the bounding box
 
 
 @dataclass(frozen=True)
@@ -148,7 +152,17 @@ def circuit_from_dict(data: object, source: str = '<circuit>') -> Circuit:
     steps = np.linalg.norm(np.diff(np.vstack([ctrl, ctrl[:1]]), axis=0), axis=1)
     if len(ctrl) < 4 or np.any(steps < 1e-6):
         raise bad('centerline: repeated consecutive points (need at least 4 distinct points)')
+    extent = ctrl.max(axis=0) - ctrl.min(axis=0)
+    if np.any(extent > MAX_EXTENT):
+        raise bad(f'centerline: the circuit spans {extent[0] / 1000:.1f} x '
+                  f'{extent[1] / 1000:.1f} km; at most {MAX_EXTENT / 1000:g} x '
+                  f'{MAX_EXTENT / 1000:g} km is supported')
     dense = _periodic_spline(ctrl, samples_per_segment=64)
+    closed = np.vstack([dense, dense[:1]])
+    total = float(np.linalg.norm(np.diff(closed, axis=0), axis=1).sum())
+    if total > MAX_LENGTH:
+        raise bad(f'centerline: the loop is {total / 1000:.1f} km long; at most '
+                  f'{MAX_LENGTH / 1000:g} km is supported')
     where = _self_intersection(dense)
     if where is not None:
         raise bad(f'centerline: the smoothed loop crosses itself near ({where[0]:.1f}, '

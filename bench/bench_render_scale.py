@@ -1,0 +1,113 @@
+#!/usr/bin/env python3
+"""How the embedded renderer scales with the circuit: map build time, bytes held, env steps/s.
+
+    .venv/bin/python bench/bench_render_scale.py [--steps 20000] [--repeats 3]
+
+For `simple` and synthetic rounded-rectangle circuits of 5, 12 and 20 km (written as circuit
+YAML into a temporary folder), prints one JSON line each: TrackMap build time and bytes, env
+steps/s for `lines` and `image` (best of --repeats); then the peak RSS of a whole
+`rl-f1 drive --controller pid --track <5 km file>` process. The first line names the CPU.
+Goals: a 5 km map in <= 3 s, that drive in <= 500 MB, 5 km steps/s within 10% of `simple`.
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
+
+# name: (width, height) of the rounded rectangle, m
+SYNTHETIC = {'rect_5km': (2000, 500), 'square_12km': (3000, 3000), 'rect_20km': (9000, 1000)}
+
+
+def rounded_rectangle(w: float, h: float, r: float = 40.0, step: float = 20.0) -> list:
+    """Counter-clockwise loop, radius-r corners, a control point every `step` m on straights."""
+    pts: list = []
+
+    def straight(ax: float, ay: float, bx: float, by: float) -> None:
+        n = max(1, int(round(math.hypot(bx - ax, by - ay) / step)))
+        pts.extend([ax + (bx - ax) * k / n, ay + (by - ay) * k / n] for k in range(n))
+
+    def arc(cx: float, cy: float, a0: float) -> None:
+        pts.extend([cx + r * math.cos(a0 + k * math.pi / 18),
+                    cy + r * math.sin(a0 + k * math.pi / 18)] for k in range(9))
+
+    straight(r, 0, w - r, 0)
+    arc(w - r, r, -math.pi / 2)
+    straight(w, r, w, h - r)
+    arc(w - r, h - r, 0.0)
+    straight(w - r, h, r, h)
+    arc(r, h - r, math.pi / 2)
+    straight(0, h - r, 0, r)
+    arc(r, r, math.pi)
+    return pts
+
+
+def drive_peak_rss_mb(track: Path) -> dict:
+    """Peak RSS of a whole `rl-f1 drive --controller pid` process (one lap), from wait4."""
+    exe = Path(sys.executable).parent / 'rl-f1'
+    cmd = ([str(exe)] if exe.exists() else [sys.executable, '-m', 'rl_f1_driver.cli'])
+    cmd += ['drive', '--controller', 'pid', '--track', str(track), '--no-baseline']
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - t0
+    out = proc.stdout.read().decode(errors='replace')
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return {'bench': 'drive_rss', 'track': track.name, 'exit_code': proc.returncode,
+            'peak_rss_mb': round(usage.ru_maxrss / 1024, 1), 'wall_s': round(wall, 2),
+            'output_tail': out.strip().splitlines()[-1:] if out.strip() else []}
+
+
+def main() -> None:
+    import yaml
+
+    from rl_f1_driver.benchmarks import bench_env, cpu_model
+    from rl_f1_driver.quiet import import_tf_agents_quietly
+    from rl_f1_driver.sim.render import TrackMap
+    from rl_f1_driver.track import load_circuit
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--steps', type=int, default=20000)
+    ap.add_argument('--repeats', type=int, default=3, help='best of N (other load on the CPU)')
+    ap.add_argument('--no-drive', action='store_true', help='skip the drive RSS measurement')
+    args = ap.parse_args()
+    print(json.dumps({'cpu': cpu_model(), 'cores': os.cpu_count()}), flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        tracks = {'simple': 'simple'}
+        for name, (w, h) in SYNTHETIC.items():
+            path = Path(tmp) / f'{name}.yaml'
+            path.write_text(yaml.safe_dump({'name': name, 'road_width': 8.0,
+                                            'centerline': rounded_rectangle(w, h)}))
+            tracks[name] = str(path)
+        # Peak RSS first, in a fresh process, before this one imports TensorFlow.
+        drive = None if args.no_drive else drive_peak_rss_mb(Path(tracks['rect_5km']))
+        import_tf_agents_quietly()
+        for name, track in tracks.items():
+            circuit = load_circuit(track)
+            t0 = time.perf_counter()
+            m = TrackMap(circuit)
+            build = time.perf_counter() - t0
+            x0, y0, x1, y1 = circuit.bounds()
+            row = {'bench': 'render_scale', 'track': name, 'length_m': round(circuit.length),
+                   'box_km': [round((x1 - x0) / 1000, 2), round((y1 - y0) / 1000, 2)],
+                   'map_build_s': round(build, 2), 'map_mb': round(m.nbytes / 1e6, 1),
+                   'map_bytes_per_m': round(m.nbytes / circuit.length), 'tiles': len(m.keys),
+                   'whole_circuit_array': m.dense is not None}
+            del m
+            for obs in ('lines', 'image'):
+                runs = [bench_env(obs, args.steps, track)['steps_per_s']
+                        for _ in range(args.repeats)]
+                row[f'{obs}_steps_per_s'] = max(runs)
+                row[f'{obs}_all_steps_per_s'] = runs
+            print(json.dumps(row), flush=True)
+        if drive is not None:
+            print(json.dumps(drive), flush=True)
+
+
+if __name__ == '__main__':
+    main()
