@@ -74,7 +74,8 @@ def main() -> None:
         rows.append((f'DQN seed {seed}', report, drives))
     pid = {t: drive(t) for t in tracks}
     firsts = [r['time_to_first_lap_s'] for _, r, _ in rows if r['time_to_first_lap_s']]
-    summary = {'bench': 'train_summary', 'seeds': args.seeds,
+    from rl_f1_driver.benchmarks import cpu_model
+    summary = {'bench': 'train_summary', 'cpu': cpu_model(), 'seeds': args.seeds,
                'laps_driven': len(firsts),
                'time_to_first_lap_s': firsts,
                'median_time_to_first_lap_s': statistics.median(firsts) if firsts else None,

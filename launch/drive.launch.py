@@ -17,8 +17,8 @@ from rl_f1_driver.launch_common import (node, simulation_actions, simulation_arg
 def generate_launch_description():
     return LaunchDescription([
         *simulation_arguments(
-            circuit_description='circuit to drive: worlds/<circuit>.world (simple, '
-                                'many_curves, hairpins, long)',
+            circuit_description='circuit to drive: worlds/<circuit>.world (`rl-f1 circuits` '
+                                'lists them)',
             gui_default='true',
             config_description="config YAML ('' drives with the config saved with the "
                                "policy; pid: the defaults)"),

@@ -23,7 +23,7 @@ def generate_launch_description():
         *simulation_arguments(
             circuit_description='circuit to train on: the Gazebo world '
                                 'worlds/<circuit>.world and the track of the trainer '
-                                '(simple, many_curves, hairpins, long)',
+                                '(`rl-f1 circuits` lists them)',
             gui_default='false',
             config_description="training config YAML over config/defaults.yaml ('' for "
                                "defaults)",

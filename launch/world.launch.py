@@ -15,7 +15,7 @@ from rl_f1_driver.launch_common import gazebo_actions, verbose_argument, world_a
 def generate_launch_description():
     return LaunchDescription([
         *world_arguments(circuit_description='built-in circuit (worlds/<circuit>.world): '
-                                             'simple, many_curves, hairpins, long'),
+                                             '`rl-f1 circuits` lists them'),
         DeclareLaunchArgument('gui', default_value='true',
                               description='start the gzclient GUI'),
         verbose_argument(),

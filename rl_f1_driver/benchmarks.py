@@ -34,7 +34,8 @@ def bench_env(observation: str = 'lines', steps: int = 20000, track: str = 'simp
         if env.step(a).is_last():
             episodes += 1
     wall = time.perf_counter() - t0
-    return {'bench': 'env', 'observation': observation, 'track': track, 'steps': steps,
+    return {'bench': 'env', 'cpu': cpu_model(), 'observation': observation, 'track': track,
+            'steps': steps,
             'episodes': episodes, 'wall_s': round(wall, 3),
             'steps_per_s': round(steps / wall, 1)}
 
@@ -71,7 +72,7 @@ def bench_drive(controller, frames: int = 2000, warmup: int = 50, seed: int = 0
         times[i] = time.perf_counter() - t
     ms = times * 1e3
     h, w = images[0].shape[:2]
-    return {'bench': 'drive', 'controller': type(controller).__name__,
+    return {'bench': 'drive', 'cpu': cpu_model(), 'controller': type(controller).__name__,
             'observation': cfg.env.observation, 'frame': f'{w}x{h}', 'frames': frames,
             'p50_ms': round(float(np.percentile(ms, 50)), 3),
             'p99_ms': round(float(np.percentile(ms, 99)), 3),

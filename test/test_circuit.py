@@ -11,7 +11,8 @@ from rl_f1_driver.track import builtin_names, circuit_from_dict, load_circuit, r
 from rl_f1_driver.track import circuit as circuit_mod
 from rl_f1_driver.paths import circuits_dir
 
-BUILTINS = ['hairpins', 'long', 'many_curves', 'simple']
+BUILTINS = ['hairpins', 'long', 'many_curves', 'montmelo_like', 'montreal_like',
+            'nurburgring_like', 'simple']
 
 
 def circle_points(radius=20.0, n=12, clockwise=False):
@@ -30,6 +31,22 @@ def _distance_to_polyline(p, pts):
 
 def test_builtin_names():
     assert builtin_names() == BUILTINS
+
+
+@pytest.mark.parametrize('name', ['montmelo_like', 'montreal_like', 'nurburgring_like'])
+def test_real_size_circuits_are_km_scale_with_wide_roads_and_tight_corners(name):
+    c = load_circuit(name)
+    assert 3500.0 < c.length < 5500.0
+    assert 10.0 <= c.road_width <= 15.0
+    assert c.description.startswith('In the style of')
+    radius = 1.0 / abs(c.curvature()).max()
+    assert radius < 25.0          # a hairpin or chicane
+    # A long straight: 500 m with the heading within 1 degree.
+    heading = np.unwrap(np.arctan2(c.tangents[:, 1], c.tangents[:, 0]))
+    window = int(500.0 / c.spacing)
+    starts = range(0, len(heading) - window, window // 4)
+    spread = np.array([np.ptp(heading[i:i + window]) for i in starts])
+    assert spread.min() < np.radians(1.0)
 
 
 @pytest.mark.parametrize('name', BUILTINS)

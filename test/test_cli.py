@@ -35,7 +35,8 @@ def test_circuits_lists_every_builtin_with_its_length(capsys):
         name = line.split()[0]
         c = load_circuit(name)
         assert f'{c.length:.1f} m' in line
-        assert f'road {c.road_width:.1f} m' in line
+        assert f'road {c.road_width:4.1f} m' in line
+        assert line.endswith(c.description)
 
 
 def test_bench_env_prints_one_json_line(capsys):

@@ -6,15 +6,17 @@ Keeping this in one place means a policy sees exactly the same numbers when it d
 from __future__ import annotations
 
 from collections import deque
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import numpy as np
-from tf_agents.specs import array_spec
 
 from ..config import Config
 from ..perception import LineDetector, LineReading
 from ..sim.camera import region_view, rows_view
 from ..sim.interface import CameraView
+
+if TYPE_CHECKING:
+    from tf_agents.specs import array_spec
 
 
 class ObservationBuilder:
@@ -31,7 +33,9 @@ class ObservationBuilder:
         self._masks: deque = deque(maxlen=config.env.stack)
         self.reading: Optional[LineReading] = None
 
-    def spec(self) -> array_spec.BoundedArraySpec:
+    def spec(self) -> 'array_spec.BoundedArraySpec':
+        # tf-agents only here: drivers that only build observations need no TensorFlow.
+        from tf_agents.specs import array_spec
         e, p = self.config.env, self.config.perception
         if self.mode == 'lines':
             n = len(p.rows) + (2 if e.prev_action else 0)

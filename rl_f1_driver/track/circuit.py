@@ -35,6 +35,7 @@ class Circuit:
     s: np.ndarray               # (M,) arc length at each point
     length: float
     source: str = ''
+    description: str = ''      # its character, in a sentence (rl-f1 circuits)
 
     @property
     def spacing(self) -> float:
@@ -173,9 +174,12 @@ def circuit_from_dict(data: object, source: str = '<circuit>') -> Circuit:
         raise bad(f'centerline: the road ({road_width:g} m wide) overlaps itself near '
                   f'({where[0]:.1f}, {where[1]:.1f}); keep separate parts of the loop at least '
                   'one road width apart')
+    description = data.get('description', '')
+    if not isinstance(description, str):
+        raise bad(f'description: expected a sentence (a string), got {description!r}')
     return Circuit(name=name.strip(), control_points=ctrl, road_width=road_width,
                    line_width=line_width, points=points, tangents=tangents, s=s,
-                   length=length, source=source)
+                   length=length, source=source, description=' '.join(description.split()))
 
 
 def _periodic_spline(ctrl: np.ndarray, samples_per_segment: int) -> np.ndarray:
