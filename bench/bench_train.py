@@ -5,8 +5,9 @@
 
 Each seed trains in a fresh `rl-f1 train` process (cold start: TensorFlow tracing included).
 Each exported policy then drives one lap of every built-in circuit and of the circuits in
-bench/circuits/ (never trained on), as does the PID baseline. Prints one JSON line per run and
-per drive, a summary line, and writes a Markdown table to --table.
+bench/circuits/ (never trained on), in each of --directions, as does the PID baseline. Prints
+one JSON line per run and per drive, a summary line, and writes Markdown tables (one per
+direction) to --table.
 """
 import argparse
 import json
@@ -27,9 +28,10 @@ def rl_f1(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, check=True)
 
 
-def drive(track: str, policy: str = '') -> dict:
+def drive(track: str, policy: str = '', direction: str = 'forward') -> dict:
     with tempfile.NamedTemporaryFile(suffix='.json') as f:
-        args = ['drive', '--track', track, '--report', f.name]
+        args = ['drive', '--track', track, '--report', f.name, '--direction', direction,
+                '--no-baseline']
         args += ['--policy', policy] if policy else ['--controller', 'pid']
         rl_f1(*args)
         return json.loads(Path(f.name).read_text())
@@ -49,6 +51,8 @@ def main() -> None:
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
     ap.add_argument('--out', default='runs/bench', help='run directories go here')
     ap.add_argument('--table', default='runs/bench/table.md')
+    ap.add_argument('--directions', nargs='+', choices=['forward', 'reverse'],
+                    default=['forward', 'reverse'])
     args = ap.parse_args()
     from rl_f1_driver.track import builtin_names
     tracks = builtin_names() + sorted(str(p.relative_to(ROOT))
@@ -64,32 +68,38 @@ def main() -> None:
                 'gradient_steps_per_s', 'loop_steps_per_s', 'loop_gradient_steps_per_s',
                 'stopped')
         print(json.dumps({'bench': 'train', **{k: report[k] for k in keys}}), flush=True)
-        drives = {t: drive(t, str(out / 'policy')) for t in tracks}
-        for t, r in drives.items():
-            print(json.dumps({'bench': 'generalise', 'seed': seed, 'track': t,
+        drives = {(t, d): drive(t, str(out / 'policy'), d)
+                  for t in tracks for d in args.directions}
+        for (t, d), r in drives.items():
+            print(json.dumps({'bench': 'generalise', 'seed': seed, 'track': t, 'direction': d,
                               **{k: r[k] for k in ('completion', 'laps_completed',
                                                    'lap_time_s', 'mean_abs_deviation_m',
                                                    'max_abs_deviation_m', 'mean_speed_mps')}}),
                   flush=True)
         rows.append((f'DQN seed {seed}', report, drives))
-    pid = {t: drive(t) for t in tracks}
+    pid = {(t, d): drive(t, '', d) for t in tracks for d in args.directions}
     firsts = [r['time_to_first_lap_s'] for _, r, _ in rows if r['time_to_first_lap_s']]
     from rl_f1_driver.benchmarks import cpu_model
-    summary = {'bench': 'train_summary', 'cpu': cpu_model(), 'seeds': args.seeds,
-               'laps_driven': len(firsts),
+    lapped = [all(r['laps_completed'] for r in drives.values()) for _, _, drives in rows]
+    summary = {'bench': 'train_summary', 'cpu': cpu_model(), 'config': args.config,
+               'seeds': args.seeds, 'laps_driven': len(firsts),
+               'policies_lapping_every_circuit_and_direction': sum(lapped),
                'time_to_first_lap_s': firsts,
                'median_time_to_first_lap_s': statistics.median(firsts) if firsts else None,
                'max_time_to_first_lap_s': max(firsts) if firsts else None}
     print(json.dumps(summary), flush=True)
     names = [Path(t).stem + ('' if '/' not in t else ' (unseen)') for t in tracks]
-    lines = ['Each cell: lap completed, lap time, mean |deviation| from the line.', '',
-             '| controller | first lap (s) | ' + ' | '.join(names) + ' |',
-             '|---|---|' + '---|' * len(tracks)]
-    for label, report, drives in rows:
-        first = report['time_to_first_lap_s']
-        lines.append(f'| {label} | {first if first is not None else "-"} | '
-                     + ' | '.join(cell(drives[t]) for t in tracks) + ' |')
-    lines.append('| PID baseline | - | ' + ' | '.join(cell(pid[t]) for t in tracks) + ' |')
+    lines = ['Each cell: lap completed, lap time, mean |deviation| from the line.']
+    for d in args.directions:
+        lines += ['', f'{d}:', '',
+                  '| controller | first lap (s) | ' + ' | '.join(names) + ' |',
+                  '|---|---|' + '---|' * len(tracks)]
+        for label, report, drives in rows:
+            first = report['time_to_first_lap_s']
+            lines.append(f'| {label} | {first if first is not None else "-"} | '
+                         + ' | '.join(cell(drives[t, d]) for t in tracks) + ' |')
+        lines.append('| PID baseline | - | '
+                     + ' | '.join(cell(pid[t, d]) for t in tracks) + ' |')
     Path(args.table).parent.mkdir(parents=True, exist_ok=True)
     Path(args.table).write_text('\n'.join(lines) + '\n')
     print('\n'.join(lines))
