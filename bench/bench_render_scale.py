@@ -11,7 +11,6 @@ Goals: a 5 km map in <= 3 s, that drive in <= 500 MB, 5 km steps/s within 10% of
 """
 import argparse
 import json
-import math
 import os
 import subprocess
 import sys
@@ -23,29 +22,6 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
 # name: (width, height) of the rounded rectangle, m
 SYNTHETIC = {'rect_5km': (2000, 500), 'square_12km': (3000, 3000), 'rect_20km': (9000, 1000)}
-
-
-def rounded_rectangle(w: float, h: float, r: float = 40.0, step: float = 20.0) -> list:
-    """Counter-clockwise loop, radius-r corners, a control point every `step` m on straights."""
-    pts: list = []
-
-    def straight(ax: float, ay: float, bx: float, by: float) -> None:
-        n = max(1, int(round(math.hypot(bx - ax, by - ay) / step)))
-        pts.extend([ax + (bx - ax) * k / n, ay + (by - ay) * k / n] for k in range(n))
-
-    def arc(cx: float, cy: float, a0: float) -> None:
-        pts.extend([cx + r * math.cos(a0 + k * math.pi / 18),
-                    cy + r * math.sin(a0 + k * math.pi / 18)] for k in range(9))
-
-    straight(r, 0, w - r, 0)
-    arc(w - r, r, -math.pi / 2)
-    straight(w, r, w, h - r)
-    arc(w - r, h - r, 0.0)
-    straight(w - r, h, r, h)
-    arc(r, h - r, math.pi / 2)
-    straight(0, h - r, 0, r)
-    arc(r, r, math.pi)
-    return pts
 
 
 def drive_peak_rss_mb(track: Path) -> dict:
@@ -71,6 +47,7 @@ def main() -> None:
     from rl_f1_driver.quiet import import_tf_agents_quietly
     from rl_f1_driver.sim.render import TrackMap
     from rl_f1_driver.track import load_circuit
+    from rl_f1_driver.track.shapes import rounded_rectangle
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--steps', type=int, default=20000)
     ap.add_argument('--repeats', type=int, default=3, help='best of N (other load on the CPU)')

@@ -11,30 +11,7 @@ from rl_f1_driver.sim.camera import row_index, rows_view
 from rl_f1_driver.sim.embedded import EmbeddedSimulator, track_map
 from rl_f1_driver.sim.render import FAR, FINE_LIMIT, TILE, index_to_distance
 from rl_f1_driver.track import circuit_from_dict
-
-
-def rounded_rectangle(w, h, r=40.0, step=20.0):
-    """Counter-clockwise w x h loop with radius-r corners; straights get a control point every
-    `step` m, so away from the corners they are straight to well under a millimetre."""
-    pts = []
-
-    def straight(ax, ay, bx, by):
-        n = max(1, int(round(math.hypot(bx - ax, by - ay) / step)))
-        pts.extend([ax + (bx - ax) * k / n, ay + (by - ay) * k / n] for k in range(n))
-
-    def arc(cx, cy, a0):
-        pts.extend([cx + r * math.cos(a0 + k * math.pi / 18),
-                    cy + r * math.sin(a0 + k * math.pi / 18)] for k in range(9))
-
-    straight(r, 0, w - r, 0)
-    arc(w - r, r, -math.pi / 2)
-    straight(w, r, w, h - r)
-    arc(w - r, h - r, 0.0)
-    straight(w - r, h, r, h)
-    arc(r, h - r, math.pi / 2)
-    straight(0, h - r, 0, r)
-    arc(r, r, math.pi)
-    return pts
+from rl_f1_driver.track.shapes import rounded_rectangle
 
 
 @pytest.fixture(scope='module')
