@@ -20,6 +20,7 @@ from ..config.loader import build
 from ..env import F1FollowLineEnv, env_from_config
 from ..env.termination import lap_step_budget
 from ..errors import ConfigError, UserError
+from ..interrupts import InterruptCounter
 from ..track import load_circuit
 from .run_dir import STATE_FILE, prepare_run_dir, write_json
 
@@ -44,15 +45,13 @@ def default_env_factory(cfg: Config, index: int) -> F1FollowLineEnv:
     return env_from_config(cfg, seed_offset=index)
 
 
-DUPLICATE_SIGNAL_S = 1.0   # a signal this soon after the first one is the same Ctrl-C
-
-
 class _StopFlag:
     """Set by SIGINT/SIGTERM; the loop checks it between chunks and saves before leaving."""
 
     def __init__(self):
         self.signal: Optional[int] = None
         self._old: dict = {}
+        self._interrupts = InterruptCounter()
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
@@ -61,14 +60,11 @@ class _StopFlag:
         return self
 
     def _handle(self, signum, _frame):
-        now = time.monotonic()
-        if self.signal is not None:
-            # Second Ctrl-C: leave now. But not the first one again: under `ros2 launch` one
-            # Ctrl-C can arrive twice, from the terminal and forwarded by launch.
-            if now - self._first >= DUPLICATE_SIGNAL_S:
-                raise KeyboardInterrupt
+        if not self._interrupts.record():   # the same Ctrl-C delivered twice (ros2 launch)
             return
-        self.signal, self._first = signum, now
+        if self.signal is not None:  # second Ctrl-C: leave now
+            raise KeyboardInterrupt
+        self.signal = signum
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
@@ -297,13 +293,13 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
         envs = py_envs + [e for e in (eval_env, reverse_env) if e is not None]
         return next((e.sim.failure for e in envs if e.sim.failure is not None), None)
 
-    # Ctrl-C / SIGTERM from here on end the run cleanly: checkpoint, policy, report.
-    # A simulator lost on the way (a ROS backend whose camera stopped) ends it too, with the
-    # checkpoint and state saved for --resume, and the backend's own error (the TensorFlow
-    # graph around the environment wraps it in an op error).
     def export() -> None:
         export_policy(agent.policy, out_dir / 'policy', cfg, global_step)
 
+    # Ctrl-C / SIGTERM from here on end the run cleanly: checkpoint, policy, report.
+    # A simulator lost on the way (a ROS backend whose camera stopped) ends it too, with the
+    # checkpoint, state and policy saved for --resume, and the backend's own error (the
+    # TensorFlow graph around the environment wraps it in an op error).
     with _StopFlag() as stop, _SaveOnSimulatorLoss(lost_simulator, checkpointer, global_step,
                                                    save_state, export, log):
         # --- initial random collection ---------------------------------------------------------
@@ -394,7 +390,7 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
         last_result = run_evaluation()
     train_wall = wall()
     save_state(stopped)
-    export_policy(agent.policy, out_dir / 'policy', cfg, global_step)
+    export()
     plot_learning_curve(history, train_curve, out_dir / 'learning_curve.png',
                         title=f'DQN ({cfg.env.observation}) on {cfg.track}, seed {cfg.seed}')
     lap = last_result['entry']

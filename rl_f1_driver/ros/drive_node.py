@@ -23,6 +23,7 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from ..config import Config, load_config
+from ..drive.lap_stats import LapStats, drive_circuit
 from ..perception import LineDetector, draw_overlay
 from ..sim.types import ZERO_TWIST, Twist
 from ..track import Circuit
@@ -61,9 +62,6 @@ class DriveNode:
         self.decode = ImageDecoder(p['use_cv_bridge'])
         self.watchdog = watchdog or Watchdog(p['frame_timeout'], repeat=p['stop_repeat'])
         self.trace = PathTrace(p['path_max_points'], p['path_min_spacing'])
-        # Imported here: lap_stats uses env.metrics, whose package loads tf-agents, and this
-        # module stays importable without it (as for load_controller below).
-        from ..drive.lap_stats import LapStats, drive_circuit
         self.circuit = circuit or drive_circuit(p['track'], getattr(controller, 'config', None),
                                                 TRACK_PARAM)
         self.laps = LapStats(self.circuit)
@@ -172,7 +170,6 @@ def driving_config(p: Dict[str, Any]) -> Optional[Config]:
 def _setup(node: Any):
     p = params.declare_node_parameters(node, 'drive_node')
     cfg = driving_config(p)
-    from ..drive.lap_stats import drive_circuit
     # A given track is checked before the policy loads (TensorFlow takes seconds).
     circuit = drive_circuit(p['track'], cfg, TRACK_PARAM) if p['track'].strip() else None
     # Imported here: the driver package is optional for the rest of the ROS layer.

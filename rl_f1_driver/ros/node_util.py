@@ -5,7 +5,6 @@ Imports rclpy and message packages: used only by node modules.
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable, Iterable, Optional, Tuple
 
 import numpy as np
@@ -19,6 +18,7 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
 from sensor_msgs.msg import Image
 
 from ..errors import UserError
+from ..interrupts import InterruptCounter
 from ..sim.types import Pose2D, Twist
 from . import conversions as cv
 
@@ -169,31 +169,6 @@ def spin_node(name: str, setup: Callable[[Any], Optional[Callable[[], None]]]) -
     return 0
 
 
-DUPLICATE_SIGNAL_S = 1.0
-
-
-class SignalFlag:
-    """Counts SIGINT/SIGTERM instead of raising: for a loop that must not be interrupted in
-    the middle of a callback (sim_node stepping the car). A repeat within
-    DUPLICATE_SIGNAL_S is the same Ctrl-C (terminal and launch both send it)."""
-
-    def __init__(self):
-        self.count = 0
-        self._last = -float('inf')
-
-    def install(self) -> 'SignalFlag':
-        import signal
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, self._handle)
-        return self
-
-    def _handle(self, _signum, _frame) -> None:
-        now = time.monotonic()
-        if now - self._last >= DUPLICATE_SIGNAL_S:
-            self.count += 1
-        self._last = now
-
-
 def run_node(main: Callable[[Optional[list]], int], args: Optional[list] = None) -> int:
     """rclpy.init, run `main`, shutdown.
 
@@ -206,16 +181,11 @@ def run_node(main: Callable[[Optional[list]], int], args: Optional[list] = None)
 
     from rclpy.signals import SignalHandlerOptions
 
-    first: list = []
+    interrupts = InterruptCounter()
 
     def interrupt(_signum, _frame):
-        # Under `ros2 launch` one Ctrl-C can arrive twice (from the terminal, and forwarded by
-        # launch): a repeat within a second is the same one, not "stop now".
-        now = time.monotonic()
-        if first and now - first[-1] < DUPLICATE_SIGNAL_S:
-            return
-        first.append(now)
-        raise KeyboardInterrupt
+        if interrupts.record():   # not the same Ctrl-C delivered twice
+            raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)

@@ -32,14 +32,14 @@ from tf2_ros import TransformBroadcaster
 
 from ..config import Config, load_config
 from ..errors import UserError
+from ..interrupts import InterruptCounter
 from ..gazebo.world import CAR_Z
 from ..sim.embedded import EmbeddedSimulator
 from ..sim.types import ZERO_TWIST, Frame, Pose2D
 from ..track import load_circuit
 from . import conversions as cv
 from . import params
-from .node_util import (COMMAND_QOS, MONITOR_QOS, SignalFlag, image_msg, run_node, steady_timer,
-                        time_msg)
+from .node_util import COMMAND_QOS, MONITOR_QOS, image_msg, run_node, steady_timer, time_msg
 
 
 class SimNode:
@@ -189,7 +189,7 @@ def _main(args: Optional[list]) -> int:
         return 2
     # Signals set a flag checked between callbacks: a command is never dropped half-stepped,
     # which would leave a trainer waiting for its frame while we drain.
-    signals = SignalFlag().install()
+    signals = InterruptCounter().install()
     try:
         while rclpy.ok() and signals.count == 0:
             rclpy.spin_once(node, timeout_sec=0.1)
