@@ -64,23 +64,31 @@ def main() -> None:
         # Peak RSS first, in a fresh process, before this one imports TensorFlow.
         drive = None if args.no_drive else drive_peak_rss_mb(Path(tracks['rect_5km']))
         import_tf_agents_quietly()
+        rows = {}
         for name, track in tracks.items():
             circuit = load_circuit(track)
             t0 = time.perf_counter()
             m = TrackMap(circuit)
             build = time.perf_counter() - t0
             x0, y0, x1, y1 = circuit.bounds()
-            row = {'bench': 'render_scale', 'track': name, 'length_m': round(circuit.length),
-                   'box_km': [round((x1 - x0) / 1000, 2), round((y1 - y0) / 1000, 2)],
-                   'map_build_s': round(build, 2), 'map_mb': round(m.nbytes / 1e6, 1),
-                   'map_bytes_per_m': round(m.nbytes / circuit.length), 'tiles': len(m.keys),
-                   'whole_circuit_array': m.dense is not None}
+            rows[name] = {
+                'bench': 'render_scale', 'track': name, 'length_m': round(circuit.length),
+                'box_km': [round((x1 - x0) / 1000, 2), round((y1 - y0) / 1000, 2)],
+                'map_build_s': round(build, 2), 'map_mb': round(m.nbytes / 1e6, 1),
+                'map_bytes_per_m': round(m.nbytes / circuit.length), 'tiles': len(m.keys),
+                'whole_circuit_array': m.dense is not None}
             del m
+        # Repeats interleaved over the circuits, so other load on the machine hits them alike.
+        for _ in range(args.repeats):
+            for name, track in tracks.items():
+                for obs in ('lines', 'image'):
+                    rows[name].setdefault(f'{obs}_all_steps_per_s', []).append(
+                        bench_env(obs, args.steps, track)['steps_per_s'])
+        for name, row in rows.items():
             for obs in ('lines', 'image'):
-                runs = [bench_env(obs, args.steps, track)['steps_per_s']
-                        for _ in range(args.repeats)]
-                row[f'{obs}_steps_per_s'] = max(runs)
-                row[f'{obs}_all_steps_per_s'] = runs
+                row[f'{obs}_steps_per_s'] = max(row[f'{obs}_all_steps_per_s'])
+                row[f'{obs}_vs_simple'] = round(
+                    row[f'{obs}_steps_per_s'] / rows['simple'][f'{obs}_steps_per_s'] - 1, 3)
             print(json.dumps(row), flush=True)
         if drive is not None:
             print(json.dumps(drive), flush=True)

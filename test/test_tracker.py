@@ -4,7 +4,7 @@ import math
 import numpy as np
 import pytest
 
-from rl_f1_driver.track import TrackTracker, circuit_from_dict, wrap_angle
+from rl_f1_driver.track import TrackTracker, circuit_from_dict, load_circuit, wrap_angle
 
 R = 20.0
 
@@ -184,3 +184,19 @@ def test_straight_geometry_is_exact(straight_oval):
         assert st.heading_error == pytest.approx(yaw, abs=1e-3)
         assert st.s - s0 == pytest.approx(x - 40.0, abs=1e-3)
         assert st.progress == pytest.approx(x - 40.0, abs=1e-3)
+
+
+def test_reset_near_a_hint_finds_the_same_sample_as_the_global_search():
+    circuit = load_circuit('hairpins')
+    rng = np.random.default_rng(3)
+    for frac in rng.random(40):
+        x, y, yaw = circuit.pose_at(float(frac))
+        x, y = x + rng.normal(0, 0.5), y + rng.normal(0, 0.5)
+        a, b, c = TrackTracker(circuit), TrackTracker(circuit), TrackTracker(circuit)
+        want = a.reset(x, y, yaw)
+        got = b.reset(x, y, yaw, near_s=float(frac) * circuit.length)
+        # A wrong hint (half a lap away) must not matter: the climb ends far off, and the
+        # tracker falls back to the global search.
+        wrong = c.reset(x, y, yaw, near_s=(float(frac) + 0.5) % 1.0 * circuit.length)
+        assert got.s == pytest.approx(want.s) and got.lateral == pytest.approx(want.lateral)
+        assert wrong.s == pytest.approx(want.s)

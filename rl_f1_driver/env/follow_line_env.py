@@ -189,7 +189,9 @@ class F1FollowLineEnv(py_environment.PyEnvironment):
         """Ground truth starts with the first frame of the episode that has a pose (a Gazebo
         reset frame may have none); until then nothing from the last episode carries over."""
         if self._tracker is not None and frame.pose is not None:
-            st = self._tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
+            near = (self.start_fraction * self._tracker.circuit.length
+                    if self.start_fraction is not None else None)
+            st = self._tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw, near_s=near)
             self._info = self._make_info(st, frame)
             self._tracking = True
 
