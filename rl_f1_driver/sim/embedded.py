@@ -33,6 +33,9 @@ class EmbeddedSimulator(Simulator):
         self.car = KinematicCar(car)
         self.randomization = randomization
         self._rng = np.random.default_rng(seed)
+        # Noise of the frames rendered for humans (render_full): looking at a run (a recording,
+        # a live view) must not change the frames, and so the driving, of the run itself.
+        self._view_rng = np.random.default_rng([seed, 1])
         self.renderer = Renderer(track_map(circuit), camera, Palette())
         self._view = full_view(camera)
         self._time = 0.0
@@ -57,7 +60,7 @@ class EmbeddedSimulator(Simulator):
         return self._frame(self._view)
 
     def render_full(self) -> Frame:
-        return self._frame(full_view(self.camera))
+        return self._frame(full_view(self.camera), self._view_rng)
 
     def _randomize(self) -> None:
         r = self.randomization
@@ -75,10 +78,10 @@ class EmbeddedSimulator(Simulator):
         self.renderer.set_appearance(line_width=width, light=light, line_bgr=line_bgr)
         self._noise_std = r.noise_std
 
-    def _frame(self, view: CameraView) -> Frame:
+    def _frame(self, view: CameraView, rng: Optional[np.random.Generator] = None) -> Frame:
         image, fractions = self.renderer.render(self.car.pose, view)
         if self._noise_std > 0:
-            noise = self._rng.normal(0.0, self._noise_std, image.shape)
+            noise = (rng or self._rng).normal(0.0, self._noise_std, image.shape)
             image = np.clip(image + noise, 0, 255).astype(np.uint8)
         return Frame(image=image, stamp=self._time, pose=self.car.pose, speed=self.car.v,
                      row_fractions=None if view.rows is None else fractions)
