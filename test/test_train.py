@@ -193,7 +193,7 @@ def _always_lapping_evaluation(monkeypatch):
     """Evaluations that report a full lap both ways, so only the stop rule decides."""
     import rl_f1_driver.learn.evaluation as evaluation
 
-    def evaluate(envs, act, laps=1):
+    def evaluate(envs, act, laps=1, recorders=None):
         return [{'steps': 10, 'laps_completed': 1, 'completion': 1.0, 'lap_time_s': 1.0,
                  'lap_times_s': [1.0], 'mean_abs_deviation_m': 0.0, 'max_abs_deviation_m': 0.0,
                  'mean_speed_mps': 1.0, 'return': 1.0, 'end_reason': 'test', 'path': []}

@@ -1,8 +1,14 @@
 """DQN on F1FollowLineEnv with tf-agents, readable top to bottom (after train_eval.py).
 
-Collection and learning run inside one `common.function`: a tf-agents driver steps a batch of
-environments and the agent trains on replay samples, many iterations per Python call. A plain
-Python loop of collect_step + agent.train is about 7x slower on this kind of machine.
+`run_training` is the one training loop: run directory, agent, checkpoints, evaluations,
+progress, TensorBoard, signals, export and report. Where the experience comes from is an
+`ExperienceSource`:
+- `LocalSource` (here, `rl-f1 train`): collection and learning run inside one
+  `common.function`: a tf-agents driver steps a batch of environments and the agent trains on
+  replay samples, many iterations per Python call. A plain Python loop of collect_step +
+  agent.train is about 7x slower on this kind of machine.
+- `distributed.ReverbSource` (`rl-f1 learner`, `rl-f1 train --actors N`): actor processes
+  fill a Reverb replay server and the learner samples it.
 """
 from __future__ import annotations
 
@@ -11,9 +17,7 @@ import signal
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Optional
-
-import numpy as np
+from typing import Any, Callable, Optional, Protocol
 
 from ..config import Config, to_dict
 from ..config.loader import build
@@ -99,123 +103,215 @@ class _SaveOnSimulatorLoss:
         raise cause from None
 
 
+class ExperienceSource(Protocol):
+    """Where the learner's experience comes from; the training loop does not know more."""
+
+    #: training environments held in this process (a backend with one physical car shares
+    #: its simulator with the evaluation environments)
+    envs: list
+
+    def specs(self) -> tuple: ...                       # (time_step_spec, action_spec)
+    def attach(self, agent, global_step, env_steps) -> None: ...
+    def checkpoint_items(self) -> dict: ...
+    def warm_up(self, resume: bool, log: Callable[[str], None]) -> None: ...
+    def advance(self, target_env_steps: int) -> float: ...   # learn towards it; the loss
+    def training_metrics(self) -> tuple: ...            # (average return, length, episodes)
+    def progress_text(self) -> str: ...                 # extra text for the progress line
+    def after_evaluation(self) -> None: ...
+    def failure(self) -> Optional[BaseException]: ...   # the simulator lost, if it was
+    def report(self) -> dict: ...                       # extra fields of report.json
+    def close(self) -> None: ...
+
+
+def check_local_config(cfg: Config) -> None:
+    tc = cfg.train
+    if tc.collect_steps_per_iteration % tc.num_envs:
+        raise ConfigError(f'train.collect_steps_per_iteration ({tc.collect_steps_per_iteration})'
+                          f' must be a multiple of train.num_envs ({tc.num_envs})')
+
+
+class LocalSource:
+    """Environments stepped in this process by a tf-agents driver, a uniform replay buffer in
+    memory; collection and gradient steps in one graph."""
+
+    def __init__(self, cfg: Config, factory: EnvFactory):
+        from tf_agents.environments import batched_py_environment, tf_py_environment
+        tc = self.tc = cfg.train
+        self.cfg = cfg
+        check_local_config(cfg)
+        self.envs = [factory(cfg, i) for i in range(tc.num_envs)]
+        batch_env = (batched_py_environment.BatchedPyEnvironment(self.envs, multithreading=False)
+                     if tc.num_envs > 1 else self.envs[0])
+        self.tf_env = tf_py_environment.TFPyEnvironment(batch_env)
+
+    def specs(self) -> tuple:
+        return self.tf_env.time_step_spec(), self.tf_env.action_spec()
+
+    def attach(self, agent, global_step, env_steps) -> None:
+        import tensorflow as tf
+        from tf_agents.drivers import dynamic_step_driver
+        from tf_agents.metrics import tf_metrics
+        from tf_agents.policies import random_tf_policy
+        from tf_agents.replay_buffers import tf_uniform_replay_buffer
+        from tf_agents.utils import common
+        tc, tf_env = self.tc, self.tf_env
+        self.env_steps = env_steps
+        self.replay = replay = tf_uniform_replay_buffer.TFUniformReplayBuffer(
+            agent.collect_data_spec, batch_size=tc.num_envs,
+            max_length=max(1, tc.replay_capacity // tc.num_envs))
+        self.returns = tf_metrics.AverageReturnMetric(batch_size=tc.num_envs, buffer_size=20)
+        self.lengths = tf_metrics.AverageEpisodeLengthMetric(batch_size=tc.num_envs,
+                                                             buffer_size=20)
+        self.episodes = tf_metrics.NumberOfEpisodes()
+
+        def count_steps(traj):
+            # Boundary transitions are auto-resets, not driving: the driver does not count
+            # them towards its num_steps either.
+            env_steps.assign_add(tf.reduce_sum(tf.cast(~traj.is_boundary(), tf.int64)))
+
+        observers = [replay.add_batch, count_steps, self.returns, self.lengths, self.episodes]
+        collect_driver = dynamic_step_driver.DynamicStepDriver(
+            tf_env, agent.collect_policy, observers=observers,
+            num_steps=tc.collect_steps_per_iteration)
+        random_driver = dynamic_step_driver.DynamicStepDriver(
+            tf_env, random_tf_policy.RandomTFPolicy(tf_env.time_step_spec(),
+                                                    tf_env.action_spec()),
+            observers=observers, num_steps=tc.num_envs)
+
+        @common.function(autograph=True)
+        def collect_random(n):
+            for _ in tf.range(n):
+                random_driver.run()
+
+        @common.function(autograph=True)
+        def train_chunk(n):
+            loss = tf.constant(0.0)
+            for _ in tf.range(n):
+                collect_driver.run()
+                experience, _ = replay.get_next(sample_batch_size=tc.batch_size,
+                                                num_steps=tc.n_step + 1)
+                loss = agent.train(experience).loss
+            return loss
+
+        self._collect_random, self._train_chunk = collect_random, train_chunk
+
+    def checkpoint_items(self) -> dict:
+        import tensorflow as tf
+        items = dict(metrics=tf.train.Checkpoint(returns=self.returns, lengths=self.lengths,
+                                                 episodes=self.episodes))
+        if self.tc.checkpoint_replay_buffer:
+            items['replay_buffer'] = self.replay
+        return items
+
+    def warm_up(self, resume: bool, log: Callable[[str], None]) -> None:
+        import tensorflow as tf
+        tc, env_steps = self.tc, self.env_steps
+        if (int(self.replay.num_frames().numpy()) < tc.initial_collect_steps
+                and int(env_steps.numpy()) < tc.steps):
+            n = math.ceil(tc.initial_collect_steps / tc.num_envs)
+            log(f'{"refilling the replay buffer with" if resume else "collecting"} '
+                f'{n * tc.num_envs:,} random steps on {self.cfg.track} '
+                f'({tc.num_envs} environment{"s" if tc.num_envs > 1 else ""}, '
+                f'{self.cfg.env.observation} observation)')
+            before = env_steps.numpy()
+            self._collect_random(tf.constant(n))
+            if resume:
+                # The buffer was not checkpointed: refilling it is not progress, so the step
+                # counter and the schedules on it stay where the checkpoint left them.
+                env_steps.assign(before)
+
+    def advance(self, target_env_steps: int) -> float:
+        import tensorflow as tf
+        done = int(self.env_steps.numpy())
+        n = max(1, math.ceil((target_env_steps - done) / self.tc.collect_steps_per_iteration))
+        return float(self._train_chunk(tf.constant(n)).numpy())
+
+    def training_metrics(self) -> tuple:
+        return (float(self.returns.result()), float(self.lengths.result()),
+                int(self.episodes.result()))
+
+    def progress_text(self) -> str:
+        return ''
+
+    def after_evaluation(self) -> None:
+        self.tf_env.reset()
+
+    def failure(self) -> Optional[BaseException]:
+        return next((e.sim.failure for e in self.envs if e.sim.failure is not None), None)
+
+    def report(self) -> dict:
+        return {}
+
+    def close(self) -> None:
+        pass
+
+
 def train(cfg: Config, out_dir: Path, *, resume: bool = False,
           env_factory: Optional[EnvFactory] = None,
           allow_config_change: bool = False,
-          log: Callable[[str], None] = lambda s: print(s, flush=True)) -> dict:
-    """Train, evaluate, checkpoint and export into `out_dir`; return the report dict.
+          log: Callable[[str], None] = lambda s: print(s, flush=True),
+          monitor: Optional[Any] = None) -> dict:  # monitor: record.monitor.TrainMonitor
+    """Train in this process, evaluate, checkpoint and export into `out_dir`; return the
+    report dict.
 
     `env_factory(cfg, i)` builds training environment i (0..num_envs-1) and, with
     i <= EVAL_INDEX, the evaluation environments (forward, and reverse when training both ways).
     A backend with one physical car may return environments sharing one simulator.
     """
+    check_local_config(cfg)  # before the run directory is touched
+    factory = env_factory or default_env_factory
+    if monitor is not None:  # monitor: training env 0 in the live view
+        factory = monitor.wrap_env_factory(factory)
+
+    def source() -> LocalSource:
+        return LocalSource(cfg, factory)
+
+    return run_training(cfg, out_dir, source, resume=resume, eval_factory=factory,
+                        allow_config_change=allow_config_change, log=log, monitor=monitor)
+
+
+def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], ExperienceSource], *,
+                 resume: bool = False, eval_factory: Optional[EnvFactory] = None,
+                 allow_config_change: bool = False,
+                 log: Callable[[str], None] = lambda s: print(s, flush=True),
+                 monitor: Optional[Any] = None) -> dict:
+    """The training loop over any experience source (see the module docstring)."""
     import tensorflow as tf
-    from tf_agents.agents.dqn import dqn_agent
-    from tf_agents.drivers import dynamic_step_driver
-    from tf_agents.environments import batched_py_environment, tf_py_environment
-    from tf_agents.metrics import tf_metrics
-    from tf_agents.policies import random_tf_policy
-    from tf_agents.replay_buffers import tf_uniform_replay_buffer
-    from tf_agents.trajectories import time_step as ts
     from tf_agents.utils import common
 
-    from .export import export_policy
+    from .agent import build_agent, greedy_act
     from .evaluation import evaluate
-    from .networks import build_q_network
+    from .export import export_policy
     from .plots import plot_learning_curve, plot_trajectory
 
     t0 = time.perf_counter()
     out_dir = Path(out_dir)
     tc = cfg.train
-    if tc.collect_steps_per_iteration % tc.num_envs:
-        raise ConfigError(f'train.collect_steps_per_iteration ({tc.collect_steps_per_iteration})'
-                          f' must be a multiple of train.num_envs ({tc.num_envs})')
     state = prepare_run_dir(out_dir, cfg, resume, allow_config_change)
-    factory = env_factory or default_env_factory
+    factory = eval_factory or default_env_factory
     tf.random.set_seed(cfg.seed)
 
     # --- environments ----------------------------------------------------------------------
-    py_envs = [factory(cfg, i) for i in range(tc.num_envs)]
-    batch_env = (batched_py_environment.BatchedPyEnvironment(py_envs, multithreading=False)
-                 if tc.num_envs > 1 else py_envs[0])
-    tf_env = tf_py_environment.TFPyEnvironment(batch_env)
+    source = make_source()
     eval_env = factory(evaluation_config(cfg), EVAL_INDEX)
     # Trained in both directions: evaluate both, and stop early only when both are driven.
     reverse_env = (factory(evaluation_config(cfg, 'reverse'), EVAL_INDEX - 1)
                    if cfg.env.direction == 'random' else None)
-    shares_sim = any(ev.sim is e.sim for e in py_envs for ev in (eval_env, reverse_env) if ev)
-    circuit = py_envs[0].circuit or load_circuit(cfg.track)
+    shares_sim = any(ev.sim is e.sim for e in source.envs for ev in (eval_env, reverse_env)
+                     if ev)
+    circuit = eval_env.circuit or load_circuit(cfg.track)
 
     # --- agent -----------------------------------------------------------------------------
-    q_net = build_q_network(tf_env.observation_spec(), tf_env.action_spec(), tc,
-                            cfg.env.observation)
     global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
     env_steps = tf.Variable(0, dtype=tf.int64, name='env_steps')
-
-    def epsilon():
-        frac = tf.minimum(1.0, tf.cast(env_steps, tf.float32) / float(tc.epsilon_decay_steps))
-        return tc.epsilon_start + frac * (tc.epsilon_end - tc.epsilon_start)
-
-    agent_cls = dqn_agent.DdqnAgent if tc.double_dqn else dqn_agent.DqnAgent
-    agent = agent_cls(
-        tf_env.time_step_spec(), tf_env.action_spec(), q_network=q_net,
-        optimizer=tf.keras.optimizers.Adam(learning_rate=tc.learning_rate),
-        epsilon_greedy=epsilon, n_step_update=tc.n_step,
-        target_update_tau=tc.target_update_tau, target_update_period=tc.target_update_period,
-        td_errors_loss_fn=common.element_wise_huber_loss, gamma=tc.gamma,
-        gradient_clipping=tc.gradient_clip or None, train_step_counter=global_step)
-    agent.initialize()
-
-    # --- replay, drivers, metrics ----------------------------------------------------------
-    replay = tf_uniform_replay_buffer.TFUniformReplayBuffer(
-        agent.collect_data_spec, batch_size=tc.num_envs,
-        max_length=max(1, tc.replay_capacity // tc.num_envs))
-    returns = tf_metrics.AverageReturnMetric(batch_size=tc.num_envs, buffer_size=20)
-    lengths = tf_metrics.AverageEpisodeLengthMetric(batch_size=tc.num_envs, buffer_size=20)
-    episodes = tf_metrics.NumberOfEpisodes()
-
-    def count_steps(traj):
-        # Boundary transitions are auto-resets, not driving: the driver does not count them
-        # towards its num_steps either.
-        env_steps.assign_add(tf.reduce_sum(tf.cast(~traj.is_boundary(), tf.int64)))
-
-    observers = [replay.add_batch, count_steps, returns, lengths, episodes]
-    collect_driver = dynamic_step_driver.DynamicStepDriver(
-        tf_env, agent.collect_policy, observers=observers,
-        num_steps=tc.collect_steps_per_iteration)
-    random_driver = dynamic_step_driver.DynamicStepDriver(
-        tf_env, random_tf_policy.RandomTFPolicy(tf_env.time_step_spec(), tf_env.action_spec()),
-        observers=observers, num_steps=tc.num_envs)
-
-    @common.function(autograph=True)
-    def collect_random(n):
-        for _ in tf.range(n):
-            random_driver.run()
-
-    @common.function(autograph=True)
-    def train_chunk(n):
-        loss = tf.constant(0.0)
-        for _ in tf.range(n):
-            collect_driver.run()
-            experience, _ = replay.get_next(sample_batch_size=tc.batch_size,
-                                            num_steps=tc.n_step + 1)
-            loss = agent.train(experience).loss
-        return loss
-
-    greedy = common.function(agent.policy.action)
-
-    def act(observations: np.ndarray) -> np.ndarray:
-        n = len(observations)
-        step = ts.TimeStep(tf.ones([n], tf.int32), tf.zeros([n]), tf.ones([n]),
-                           tf.constant(observations))
-        return greedy(step).action.numpy()
+    time_step_spec, action_spec = source.specs()
+    agent, epsilon = build_agent(cfg, time_step_spec, action_spec, env_steps, global_step)
+    source.attach(agent, global_step, env_steps)
+    act = greedy_act(agent.policy)
 
     # --- checkpoints -----------------------------------------------------------------------
     ckpt_items = dict(agent=agent, global_step=global_step, env_steps=env_steps,
-                      metrics=tf.train.Checkpoint(returns=returns, lengths=lengths,
-                                                  episodes=episodes))
-    if tc.checkpoint_replay_buffer:
-        ckpt_items['replay_buffer'] = replay
+                      **source.checkpoint_items())
     ckpt_dir = out_dir / 'checkpoints'
     if not resume and ckpt_dir.is_dir() and any(ckpt_dir.iterdir()):
         # Reached only with --allow-config-change. tf-agents' Checkpointer restores whatever it
@@ -253,14 +349,16 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
         """Greedy laps in each direction trained; the forward one is the headline figure."""
         nonlocal first_lap
         t_eval = time.perf_counter()
+        rec = monitor.evaluation(int(env_steps.numpy())) if monitor else None  # monitor:
         if reverse_env is None:
-            result, reverse = evaluate([eval_env], act)[0], None
+            result, reverse = evaluate([eval_env], act, recorders=rec)[0], None
         elif shares_sim:  # one physical car: one direction after the other
-            result, reverse = evaluate([eval_env], act)[0], evaluate([reverse_env], act)[0]
+            result, reverse = (evaluate([eval_env], act, recorders=rec)[0],
+                               evaluate([reverse_env], act, recorders=rec)[0])
         else:
-            result, reverse = evaluate([eval_env, reverse_env], act)
+            result, reverse = evaluate([eval_env, reverse_env], act, recorders=rec)
         if shares_sim:  # one physical car (Gazebo): put it back on a training episode
-            tf_env.reset()
+            source.after_evaluation()
         entry = {k: v for k, v in result.items() if k != 'path'}
         if reverse is not None:
             entry['reverse_completion'] = reverse['completion']
@@ -290,7 +388,10 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
         return result
 
     def lost_simulator() -> Optional[BaseException]:
-        envs = py_envs + [e for e in (eval_env, reverse_env) if e is not None]
+        lost = source.failure()
+        if lost is not None:
+            return lost
+        envs = [e for e in (eval_env, reverse_env) if e is not None]
         return next((e.sim.failure for e in envs if e.sim.failure is not None), None)
 
     def export() -> None:
@@ -300,97 +401,90 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
     # A simulator lost on the way (a ROS backend whose camera stopped) ends it too, with the
     # checkpoint, state and policy saved for --resume, and the backend's own error (the
     # TensorFlow graph around the environment wraps it in an op error).
-    with _StopFlag() as stop, _SaveOnSimulatorLoss(lost_simulator, checkpointer, global_step,
-                                                   save_state, export, log):
-        # --- initial random collection ---------------------------------------------------------
-        per_iter = tc.collect_steps_per_iteration
-        if (int(replay.num_frames().numpy()) < tc.initial_collect_steps
-                and int(env_steps.numpy()) < tc.steps):
-            n = math.ceil(tc.initial_collect_steps / tc.num_envs)
-            log(f'{"refilling the replay buffer with" if resume else "collecting"} '
-                f'{n * tc.num_envs:,} random steps on {cfg.track} '
-                f'({tc.num_envs} environment{"s" if tc.num_envs > 1 else ""}, '
-                f'{cfg.env.observation} observation)')
-            before = env_steps.numpy()
-            collect_random(tf.constant(n))
-            if resume:
-                # The buffer was not checkpointed: refilling it is not progress, so the step
-                # counter and the schedules on it stay where the checkpoint left them.
-                env_steps.assign(before)
+    try:
+        with _StopFlag() as stop, _SaveOnSimulatorLoss(lost_simulator, checkpointer,
+                                                       global_step, save_state, export, log):
+            # --- initial random collection -----------------------------------------------------
+            source.warm_up(resume, log)
 
-        # --- main loop -------------------------------------------------------------------------
-        stopped = 'steps_done'
-        last_result = None
-        loop_s, loop_steps, loop_grads = 0.0, 0, 0  # inside collect+train calls only
-        next_eval = (int(env_steps.numpy()) // tc.eval_interval + 1) * tc.eval_interval
-        next_ckpt = (int(env_steps.numpy()) // tc.checkpoint_interval + 1) * tc.checkpoint_interval
-        next_log = (int(env_steps.numpy()) // tc.log_interval + 1) * tc.log_interval
-        log(f'training {cfg.env.observation} DQN on {cfg.track} for {tc.steps:,} env steps '
-            f'-> {out_dir}')
-        if stop.signal is None and int(env_steps.numpy()) < tc.steps:
-            # One iteration first: it traces the graph (seconds), which is not throughput.
-            train_chunk(tf.constant(1))
-        window_t, window_steps, window_grads = time.perf_counter(), int(env_steps.numpy()), int(
-            global_step.numpy())
-        while True:
-            done = int(env_steps.numpy())
-            if done >= tc.steps:
-                break
-            if stop.signal is not None:
-                stopped = 'interrupted'
-                break
-            target = min(tc.steps, next_eval, next_ckpt, next_log)
-            n = max(1, math.ceil((target - done) / per_iter))
-            t_chunk, g_chunk = time.perf_counter(), int(global_step.numpy())
-            loss = float(train_chunk(tf.constant(n)).numpy())
-            loop_s += time.perf_counter() - t_chunk
-            loop_steps += int(env_steps.numpy()) - done
-            loop_grads += int(global_step.numpy()) - g_chunk
-            done = int(env_steps.numpy())
-            if done >= next_log or done >= tc.steps:
-                now = time.perf_counter()
-                dt = max(1e-9, now - window_t)
-                sps = (done - window_steps) / dt
-                gps = (int(global_step.numpy()) - window_grads) / dt
-                window_t, window_steps, window_grads = now, done, int(global_step.numpy())
-                avg_ret, avg_len = float(returns.result()), float(lengths.result())
-                train_curve.append((done, avg_ret))
-                with tb.as_default(step=done):
-                    tf.summary.scalar('train/loss', loss)
-                    tf.summary.scalar('train/epsilon', float(epsilon()))
-                    tf.summary.scalar('train/env_steps_per_s', sps)
-                    tf.summary.scalar('train/gradient_steps_per_s', gps)
-                    tf.summary.scalar('train/average_return', avg_ret)
-                    tf.summary.scalar('train/average_episode_length', avg_len)
-                last = history[-1] if history else None
-                ev = (f' | last eval {100 * (last["completion"] or 0):.0f}% lap'
-                      if last else '')
-                log(f'[{wall():7.1f}s] step {done:>9,}/{tc.steps:,} | {sps:6.0f} env steps/s '
-                    f'{gps:5.0f} grad/s | eps {float(epsilon()):.2f} | loss {loss:.4f} | '
-                    f'return {avg_ret:7.1f} (len {avg_len:5.0f}, {int(episodes.result())} ep)'
-                    + ev)
-                next_log = (done // tc.log_interval + 1) * tc.log_interval
-            if done >= next_eval:
-                last_result = run_evaluation()
-                next_eval = (done // tc.eval_interval + 1) * tc.eval_interval
-                if tc.stop_on_lap and last_result['all_laps'] and done >= tc.min_steps:
-                    stopped = 'lap_driven'
+            # --- main loop ---------------------------------------------------------------------
+            stopped = 'steps_done'
+            last_result = None
+            loop_s, loop_steps, loop_grads = 0.0, 0, 0  # inside collect+train calls only
+            next_eval = (int(env_steps.numpy()) // tc.eval_interval + 1) * tc.eval_interval
+            next_ckpt = ((int(env_steps.numpy()) // tc.checkpoint_interval + 1)
+                         * tc.checkpoint_interval)
+            next_log = (int(env_steps.numpy()) // tc.log_interval + 1) * tc.log_interval
+            log(f'training {cfg.env.observation} DQN on {cfg.track} for {tc.steps:,} env steps '
+                f'-> {out_dir}')
+            if stop.signal is None and int(env_steps.numpy()) < tc.steps:
+                # One iteration first: it traces the graph (seconds), which is not throughput.
+                source.advance(int(env_steps.numpy()) + 1)
+            window_t, window_steps, window_grads = time.perf_counter(), int(env_steps.numpy()), \
+                int(global_step.numpy())
+            while True:
+                done = int(env_steps.numpy())
+                if done >= tc.steps:
                     break
-            if done >= next_ckpt:
-                checkpointer.save(global_step=global_step)
-                save_state()
-                next_ckpt = (done // tc.checkpoint_interval + 1) * tc.checkpoint_interval
+                if stop.signal is not None:
+                    stopped = 'interrupted'
+                    break
+                target = min(tc.steps, next_eval, next_ckpt, next_log)
+                t_chunk, g_chunk = time.perf_counter(), int(global_step.numpy())
+                loss = source.advance(target)
+                loop_s += time.perf_counter() - t_chunk
+                loop_steps += int(env_steps.numpy()) - done
+                loop_grads += int(global_step.numpy()) - g_chunk
+                done = int(env_steps.numpy())
+                if done >= next_log or done >= tc.steps:
+                    now = time.perf_counter()
+                    dt = max(1e-9, now - window_t)
+                    sps = (done - window_steps) / dt
+                    gps = (int(global_step.numpy()) - window_grads) / dt
+                    window_t, window_steps, window_grads = now, done, int(global_step.numpy())
+                    avg_ret, avg_len, n_episodes = source.training_metrics()
+                    train_curve.append((done, avg_ret))
+                    with tb.as_default(step=done):
+                        tf.summary.scalar('train/loss', loss)
+                        tf.summary.scalar('train/epsilon', float(epsilon()))
+                        tf.summary.scalar('train/env_steps_per_s', sps)
+                        tf.summary.scalar('train/gradient_steps_per_s', gps)
+                        tf.summary.scalar('train/average_return', avg_ret)
+                        tf.summary.scalar('train/average_episode_length', avg_len)
+                    last = history[-1] if history else None
+                    ev = (f' | last eval {100 * (last["completion"] or 0):.0f}% lap'
+                          if last else '')
+                    log(f'[{wall():7.1f}s] step {done:>9,}/{tc.steps:,} | {sps:6.0f} env steps/s '
+                        f'{gps:5.0f} grad/s | eps {float(epsilon()):.2f} | loss {loss:.4f} | '
+                        f'return {avg_ret:7.1f} (len {avg_len:5.0f}, {n_episodes} ep)'
+                        + source.progress_text() + ev)
+                    if monitor is not None:  # monitor: live plots
+                        monitor.progress(done, loss=loss, epsilon=float(epsilon()),
+                                         average_return=avg_ret, steps_per_s=sps)
+                    next_log = (done // tc.log_interval + 1) * tc.log_interval
+                if done >= next_eval:
+                    last_result = run_evaluation()
+                    next_eval = (done // tc.eval_interval + 1) * tc.eval_interval
+                    if tc.stop_on_lap and last_result['all_laps'] and done >= tc.min_steps:
+                        stopped = 'lap_driven'
+                        break
+                if done >= next_ckpt:
+                    checkpointer.save(global_step=global_step)
+                    save_state()
+                    next_ckpt = (done // tc.checkpoint_interval + 1) * tc.checkpoint_interval
 
-    # --- wrap up: checkpoint, policy, figures, report --------------------------------------
-    checkpointer.save(global_step=global_step)
-    if stopped == 'interrupted':
-        log(f'interrupted: checkpoint saved at env step {int(env_steps.numpy()):,}; '
-            'continue with --resume')
-    if last_result is None or last_result['entry']['env_steps'] != int(env_steps.numpy()):
-        last_result = run_evaluation()
-    train_wall = wall()
-    save_state(stopped)
-    export()
+        # --- wrap up: checkpoint, policy, figures, report ----------------------------------
+        checkpointer.save(global_step=global_step)
+        if stopped == 'interrupted':
+            log(f'interrupted: checkpoint saved at env step {int(env_steps.numpy()):,}; '
+                'continue with --resume')
+        if last_result is None or last_result['entry']['env_steps'] != int(env_steps.numpy()):
+            last_result = run_evaluation()
+        train_wall = wall()
+        save_state(stopped)
+        export()
+    finally:
+        source.close()
     plot_learning_curve(history, train_curve, out_dir / 'learning_curve.png',
                         title=f'DQN ({cfg.env.observation}) on {cfg.track}, seed {cfg.seed}')
     lap = last_result['entry']
@@ -415,12 +509,13 @@ def train(cfg: Config, out_dir: Path, *, resume: bool = False,
         'last_eval': lap,
         'evaluations': history,
         'policy_dir': str(out_dir / 'policy'),
+        **source.report(),
     }
     write_json(out_dir / 'report.json', report)
     log(f'done ({stopped}) in {train_wall:.1f} s: {steps_total:,} env steps; first lap '
         + (f'after {first_lap["time_s"]:.1f} s / {first_lap["env_steps"]:,} env steps'
            if first_lap else 'not yet driven')
         + f'. Policy: {out_dir / "policy"}; report: {out_dir / "report.json"}')
-    for env in py_envs + ([] if shares_sim else [e for e in (eval_env, reverse_env) if e]):
+    for env in source.envs + ([] if shares_sim else [e for e in (eval_env, reverse_env) if e]):
         env.close()
     return report
