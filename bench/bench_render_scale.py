@@ -6,7 +6,8 @@
 For `simple` and synthetic rounded-rectangle circuits of 5, 12 and 20 km (written as circuit
 YAML into a temporary folder), prints one JSON line each: TrackMap build time and bytes, env
 steps/s for `lines` and `image` (best of --repeats); then the peak RSS of a whole
-`rl-f1 drive --controller pid --track <5 km file>` process. The first line names the CPU.
+`rl-f1 drive --controller pid --track <5 km file>` process (with --policy DIR: that policy,
+on --runtime auto|numpy|tensorflow, instead of the PID). The first line names the CPU.
 Goals: a 5 km map in <= 3 s, that drive in <= 500 MB, 5 km steps/s within 10% of `simple`.
 """
 import argparse
@@ -17,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Optional
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
@@ -24,11 +26,14 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 SYNTHETIC = {'rect_5km': (2000, 500), 'square_12km': (3000, 3000), 'rect_20km': (9000, 1000)}
 
 
-def drive_peak_rss_mb(track: Path) -> dict:
-    """Peak RSS of a whole `rl-f1 drive --controller pid` process (one lap), from wait4."""
+def drive_peak_rss_mb(track: Path, policy: Optional[str] = None, runtime: str = 'auto'
+                      ) -> dict:
+    """Peak RSS of a whole `rl-f1 drive` process (one lap), from wait4: the PID controller,
+    or `policy` on `runtime`."""
     exe = Path(sys.executable).parent / 'rl-f1'
     cmd = ([str(exe)] if exe.exists() else [sys.executable, '-m', 'rl_f1_driver.cli'])
-    cmd += ['drive', '--controller', 'pid', '--track', str(track), '--no-baseline']
+    cmd += ['drive', '--track', str(track), '--no-baseline']
+    cmd += (['--policy', policy, '--runtime', runtime] if policy else ['--controller', 'pid'])
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -36,6 +41,7 @@ def drive_peak_rss_mb(track: Path) -> dict:
     out = proc.stdout.read().decode(errors='replace')
     proc.returncode = os.waitstatus_to_exitcode(status)
     return {'bench': 'drive_rss', 'track': track.name, 'exit_code': proc.returncode,
+            'controller': 'policy' if policy else 'pid', 'runtime': runtime if policy else None,
             'peak_rss_mb': round(usage.ru_maxrss / 1024, 1), 'wall_s': round(wall, 2),
             'output_tail': out.strip().splitlines()[-1:] if out.strip() else []}
 
@@ -52,6 +58,9 @@ def main() -> None:
     ap.add_argument('--steps', type=int, default=20000)
     ap.add_argument('--repeats', type=int, default=3, help='best of N (other load on the CPU)')
     ap.add_argument('--no-drive', action='store_true', help='skip the drive RSS measurement')
+    ap.add_argument('--policy', help='drive RSS with this exported policy instead of the PID')
+    ap.add_argument('--runtime', choices=['auto', 'numpy', 'tensorflow'], default='auto',
+                    help='policy runtime for --policy')
     args = ap.parse_args()
     print(json.dumps({'cpu': cpu_model(), 'cores': os.cpu_count()}), flush=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -62,7 +71,8 @@ def main() -> None:
                                             'centerline': rounded_rectangle(w, h)}))
             tracks[name] = str(path)
         # Peak RSS first, in a fresh process, before this one imports TensorFlow.
-        drive = None if args.no_drive else drive_peak_rss_mb(Path(tracks['rect_5km']))
+        drive = None if args.no_drive else drive_peak_rss_mb(Path(tracks['rect_5km']),
+                                                             args.policy, args.runtime)
         import_tf_agents_quietly()
         rows = {}
         for name, track in tracks.items():

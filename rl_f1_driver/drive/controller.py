@@ -2,6 +2,10 @@
 
 Both are used the same way by `rl-f1 drive`, the latency benchmark and the ROS drive node:
 `reset()` at the start of a drive, then `command(bgr)` for every frame.
+
+The policy runs on one of two runtimes: `numpy` (its q_network.npz, drive.numpy_policy: no
+TensorFlow in the process) or `tensorflow` (the PolicySaver SavedModel); `auto` takes numpy
+when the policy folder has q_network.npz (policies exported before it existed have none).
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from ..errors import ConfigError, UserError
 from ..perception import LineDetector, LineReading
 from ..sim.interface import CameraView
 from ..sim.types import Twist
+from .numpy_policy import NPZ_NAME, NumpyQNetwork, check_export_files, policy_runtime
 
 POLICY_META = 'rl_f1_driver.yaml'
 # What a policy was trained on and must be driven with: these must match the running config.
@@ -45,18 +50,43 @@ class Controller(abc.ABC):
 
 
 class PolicyController(Controller):
-    """A PolicySaver SavedModel exported by `rl-f1 train`, driven from camera frames."""
+    """A policy exported by `rl-f1 train`, driven from camera frames.
 
-    def __init__(self, policy_dir: Union[str, Path], config: Optional[Config] = None):
+    runtime: 'numpy' (q_network.npz), 'tensorflow' (the SavedModel) or 'auto' (numpy when
+    q_network.npz is there); `self.runtime` is the one used.
+    """
+
+    def __init__(self, policy_dir: Union[str, Path], config: Optional[Config] = None,
+                 runtime: str = 'auto'):
         self.policy_dir = Path(policy_dir)
+        self.runtime = policy_runtime(self.policy_dir, runtime)
         self.config = policy_config(self.policy_dir)
         if config is not None:
             check_compatible(self.policy_dir, self.config, config)
         self._observer = ObservationBuilder(self.config)
         self.detector = self._observer.detector
         self._actions = np.asarray(self.config.actions, np.float32)
-        self._check_specs()
-        self._policy, self._action = _load_saved_policy(self.policy_dir)
+        self.network: Optional[NumpyQNetwork] = None
+        if self.runtime == 'numpy':
+            self.network = _load_numpy_network(self.policy_dir)
+            self._check_network()
+            check_export_files(self.policy_dir, self.network)
+            self._policy, self._action = None, self.network.action
+        else:
+            self._check_specs()
+            self._policy, self._action = _load_saved_policy(self.policy_dir)
+
+    def _check_network(self) -> None:
+        """q_network.npz must take the observations and give the actions described."""
+        shape, dtype = observation_shape(self.config)
+        net = self.network
+        if (net.observation_shape != shape or net.observation_dtype != dtype
+                or net.num_actions != len(self._actions)):
+            raise UserError(
+                f'{self.policy_dir}: {NPZ_NAME} expects {net.observation_dtype} observations '
+                f'{net.observation_shape} and {net.num_actions} actions, but {POLICY_META} '
+                f'describes {np.dtype(dtype)} {shape} and {len(self._actions)}: the folder '
+                'mixes files of different policies')
 
     def _check_specs(self) -> None:
         """The SavedModel's own specs (policy_specs.pbtxt) must match the description."""
@@ -75,6 +105,10 @@ class PolicyController(Controller):
                 f'{self.policy_dir}: the SavedModel expects observations {shape} and '
                 f'{n_actions} actions, but {POLICY_META} describes {spec.shape} and '
                 f'{len(self._actions)}: the folder mixes files of different policies')
+
+    def action(self, observation: np.ndarray) -> int:
+        """The greedy action index for one observation (ObservationBuilder.build's)."""
+        return int(self._action(observation))
 
     def view(self) -> CameraView:
         return self._observer.view()
@@ -133,8 +167,12 @@ class PidController(Controller):
 
 
 def load_controller(policy_dir: Union[str, Path, None], config: Optional[Config] = None,
-                    kind: str = 'policy') -> Controller:
-    """'policy' (needs policy_dir) or 'pid' (needs config, default: config/defaults.yaml)."""
+                    kind: str = 'policy', runtime: str = 'auto') -> Controller:
+    """'policy' (needs policy_dir) or 'pid' (needs config, default: config/defaults.yaml).
+
+    runtime (policy only): 'auto', 'numpy' or 'tensorflow', see PolicyController.
+    """
+    policy_runtime(None, runtime)  # an unknown runtime is an error for the PID too
     if kind == 'pid':
         return PidController(config or load_config())
     if kind != 'policy':
@@ -142,7 +180,16 @@ def load_controller(policy_dir: Union[str, Path, None], config: Optional[Config]
     if not policy_dir:
         raise UserError('driving with the learned policy needs a policy directory '
                         '(--policy DIR, the policy/ folder of a training run)')
-    return PolicyController(policy_dir, config)
+    return PolicyController(policy_dir, config, runtime)
+
+
+def observation_shape(config: Config) -> tuple:
+    """(shape, dtype) of the observations of `config`, as ObservationBuilder.spec() (which
+    needs tf-agents) describes them."""
+    e, p = config.env, config.perception
+    if e.observation == 'lines':
+        return (len(p.rows) + (2 if e.prev_action else 0),), np.dtype(np.float32)
+    return (p.mask_height, p.mask_width, e.stack), np.dtype(np.uint8)
 
 
 def policy_config(policy_dir: Path) -> Config:
@@ -189,6 +236,15 @@ def check_compatible(policy_dir: Path, trained: Config, running: Config) -> None
                            for k in diffs)
         raise UserError(f'{policy_dir}: this policy was trained for another observation / '
                         f'action set ({detail})')
+
+
+def _load_numpy_network(policy_dir: Path) -> NumpyQNetwork:
+    path = policy_dir / NPZ_NAME
+    if not path.is_file():
+        raise UserError(f'{policy_dir}: no {NPZ_NAME} for the numpy runtime (exported before '
+                        'it existed, or its network is not supported): drive it with '
+                        '--runtime tensorflow')
+    return NumpyQNetwork.load(path)
 
 
 def _load_saved_policy(policy_dir: Path):
