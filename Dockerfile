@@ -66,8 +66,9 @@ RUN python3 -m venv --system-site-packages /opt/venv \
 
 WORKDIR /ws/src/rl_f1_driver
 COPY requirements.txt requirements-test.txt ./
-# requirements-test.txt is small (pytest, rosbags, catkin_pkg, flake8): the image can run the
-# test suite too. GPU=true swaps tensorflow-cpu for TensorFlow with its CUDA libraries.
+# requirements-test.txt is small (pytest, mcap-ros2-support, websockets, catkin_pkg,
+# flake8): the image can run the test suite too. GPU=true swaps tensorflow-cpu for
+# TensorFlow with its CUDA libraries.
 RUN cp requirements.txt /tmp/requirements.txt \
     && if [ "$GPU" = "true" ]; then \
          sed -i 's/^tensorflow-cpu==/tensorflow[and-cuda]==/' /tmp/requirements.txt; \

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import numpy as np
 
@@ -16,6 +16,9 @@ from ..sim.types import ZERO_TWIST, Pose2D
 from ..track import Circuit, TrackTracker
 from .controller import Controller
 
+if TYPE_CHECKING:
+    from ..record.recorder import DriveRecorder
+
 
 DIRECTIONS = ('forward', 'reverse')
 
@@ -24,11 +27,14 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
           start: float = 0.0, video: Optional[Path] = None, max_steps: Optional[int] = None,
           config: Optional[Config] = None,
           progress: Optional[Callable[[str], None]] = None,
-          direction: str = 'forward') -> dict:
+          direction: str = 'forward', recorder: Optional['DriveRecorder'] = None,
+          pace: Optional[float] = None) -> dict:
     """Drive from `start` (lap fraction) until `laps` laps, a crash, a lost line or time-out.
 
     `direction`: forward (the circuit file's order) or reverse (the same loop the other way,
-    from the same start point).
+    from the same start point). `recorder` (record.DriveRecorder) gets every step: an MCAP
+    recording, the live view. `pace`: at most this many simulated seconds per wall second
+    (1.0: real time, for a live view); None: as fast as it goes.
     """
     if direction not in DIRECTIONS:
         raise ValueError(f'direction: expected one of {", ".join(DIRECTIONS)}, got '
@@ -41,13 +47,16 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
     dt = sim.control_period
     max_steps = max_steps or lap_step_budget(circuit.length, laps, dt)
     writer = _VideoWriter(video, cfg.camera.rate_hz) if video else None
-    sim.request_view(None if writer else controller.view())
+    # Full frames only for a video or a recorder (the camera topic); else the rows it reads.
+    sim.request_view(None if writer or recorder is not None else controller.view())
     tracker = TrackTracker(route)
     rules = Termination(cfg, route)
     x, y, yaw = route.pose_at(start)
     frame = sim.reset(Pose2D(x, y, yaw))
     controller.reset()
-    tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
+    st = tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
+    if recorder is not None:
+        recorder.start(frame)
     stats = EpisodeStats(lap_length=circuit.length, start_stamp=frame.stamp,
                          last_lap_stamp=frame.stamp, path=[])
     t0 = time.perf_counter()
@@ -55,13 +64,21 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
     try:
         while True:
             cmd = controller.command(frame.image, frame.row_fractions, dt)
-            if writer:
-                writer.write(draw_overlay(
-                    frame.image, controller.detector, controller.last_reading,
-                    (cmd.linear_x, cmd.angular_z),
-                    text=f'{circuit.name} ({direction})  lap {stats.laps + 1}/{laps}  '
-                         f'{100 * max(0.0, stats.progress_m) / circuit.length:5.1f}%  '
-                         f't {frame.stamp:6.2f} s'))
+            if writer or recorder is not None:
+                text = (f'{circuit.name} ({direction})  lap {stats.laps + 1}/{laps}  '
+                        f'{100 * max(0.0, stats.progress_m) / circuit.length:5.1f}%  '
+                        f't {frame.stamp:6.2f} s')
+                if recorder is not None:
+                    recorder.step(frame, cmd, controller.last_reading, deviation=st.lateral,
+                                  text=text)
+                if writer:
+                    writer.write(draw_overlay(
+                        frame.image, controller.detector, controller.last_reading,
+                        (cmd.linear_x, cmd.angular_z), text=text))
+            if pace:
+                ahead = (frame.stamp - stats.start_stamp) / pace - (time.perf_counter() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
             frame = sim.step(cmd)
             st = tracker.update(frame.pose.x, frame.pose.y, frame.pose.yaw)
             stats.record(frame, st, dt)
@@ -78,6 +95,8 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
                 progress(f'  {stats.steps:,} steps, lap {stats.laps + 1}, '
                          f'{100 * max(0.0, stats.progress_m) / circuit.length:.0f}% of a lap')
         sim.step(ZERO_TWIST)
+        if recorder is not None:
+            recorder.end(frame, stats.end_reason)
     finally:
         if writer:
             writer.close()
