@@ -3,6 +3,7 @@
     ros2 launch rl_f1_driver train.launch.py circuit:=simple
     ros2 launch rl_f1_driver train.launch.py gui:=true rviz:=true run_dir:=runs/gz1
     ros2 launch rl_f1_driver train.launch.py simulator:=embedded config:=config/train.yaml
+    ros2 launch rl_f1_driver train.launch.py role:=actor replay:=learner-host:8000 actor_id:=1
 
 Topic names and node settings: config/ros.yaml (ros_config:=FILE for your own copy).
 Shared arguments and actions: rl_f1_driver/launch_common.py.
@@ -32,6 +33,16 @@ def generate_launch_description():
                               description='output folder of the training run'),
         DeclareLaunchArgument('resume', default_value='false',
                               description='continue the run in run_dir from its checkpoint'),
+        DeclareLaunchArgument('role', default_value='train', choices=['train', 'actor'],
+                              description='train: the whole DQN here; actor: drive this '
+                                          "simulator for a learner on another machine "
+                                          '(rl-f1 learner) through the replay server'),
+        DeclareLaunchArgument('replay', default_value='',
+                              description='role actor: the replay server, HOST:PORT '
+                                          '(rl-f1 replay-server prints its port)'),
+        DeclareLaunchArgument('actor_id', default_value='0',
+                              description='role actor: its number (seeds its episodes, '
+                                          'tags its data)'),
         # Ctrl-C: train_node finishes its chunk, evaluates, checkpoints and exports before it
         # exits, and sim_node serves it meanwhile: both get time before SIGTERM.
         *simulation_actions(stop_timeout=STOP_TIMEOUT + 10),
@@ -41,6 +52,9 @@ def generate_launch_description():
             'config_file': string_param('config'),
             'run_dir': string_param('run_dir'),
             'resume': ParameterValue(LaunchConfiguration('resume'), value_type=bool),
+            'role': string_param('role'),
+            'replay': string_param('replay'),
+            'actor_id': ParameterValue(LaunchConfiguration('actor_id'), value_type=int),
             'use_sim_time': True,
         }], required=True, sigterm_timeout=str(STOP_TIMEOUT)),
     ])

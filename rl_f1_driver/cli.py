@@ -22,9 +22,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     if args.what == 'drive':
         from .drive.controller import load_controller
         controller = load_controller(args.policy, _drive_config(args),
-                                     'pid' if args.controller == 'pid' else 'policy')
-        print(json.dumps(benchmarks.bench_drive(controller, frames=args.frames,
-                                                seed=args.seed)), flush=True)
+                                     'pid' if args.controller == 'pid' else 'policy',
+                                     runtime=args.runtime)
+        print(json.dumps({**benchmarks.bench_drive(controller, frames=args.frames,
+                                                   seed=args.seed),
+                          'runtime': getattr(controller, 'runtime', None)}), flush=True)
         return 0
     raise UserError(f'unknown benchmark {args.what!r}')
 
@@ -56,15 +58,26 @@ def _cmd_drive(args: argparse.Namespace) -> int:
     cfg = _drive_config(args)
     circuit = load_circuit(cfg.track)
     kind = 'pid' if args.controller == 'pid' else 'policy'
-    controller = load_controller(args.policy, cfg, kind)
+    controller = load_controller(args.policy, cfg, kind, runtime=args.runtime)
+    runtime = getattr(controller, 'runtime', None)
+    from .record.setup import drive_recorder
+    recorder = drive_recorder(args, cfg, circuit, controller)  # --record, --foxglove
     print(f'driving {args.laps} lap{"s" if args.laps > 1 else ""} of {circuit.name} '
           f'({circuit.length:.0f} m, {args.direction}) with the {kind} controller'
-          + (f' from {args.policy}' if kind == 'policy' else ''), flush=True)
-    result = drive(controller, circuit, laps=args.laps, seed=args.seed, config=cfg,
-                   video=Path(args.video) if args.video else None, max_steps=args.max_steps,
-                   progress=lambda s: print(s, flush=True), direction=args.direction)
+          + (f' from {args.policy} ({runtime} runtime)' if kind == 'policy' else ''),
+          flush=True)
+    try:
+        result = drive(controller, circuit, laps=args.laps, seed=args.seed, config=cfg,
+                       video=Path(args.video) if args.video else None,
+                       max_steps=args.max_steps, progress=lambda s: print(s, flush=True),
+                       direction=args.direction, recorder=recorder,
+                       pace=1.0 if args.foxglove is not None else None)
+    finally:
+        if recorder is not None:
+            recorder.close()
     path = result.pop('path')
     report = {'track': circuit.name, 'controller': kind, 'policy': args.policy,
+              'runtime': runtime,
               'laps_requested': args.laps, 'seed': args.seed, **result}
     if kind == 'policy' and not args.no_baseline:
         # The classic controller on the same circuit, same start and laps: the yardstick.
@@ -97,24 +110,25 @@ def _cmd_drive(args: argparse.Namespace) -> int:
         print(f'trajectory: {args.plot}')
     if args.video:
         print(f'video: {args.video}')
+    if args.record:
+        print(f'recording: {args.record} (Foxglove; ros2 bag play -s mcap {args.record})')
     return 0
 
 
-def _cmd_train(args: argparse.Namespace) -> int:
-    import time
-    from pathlib import Path
-
+def train_config(args: argparse.Namespace):
+    """The config of `rl-f1 train` (and learner, actor, replay-server): --config, then the
+    options that override it, checked before TensorFlow starts."""
     from .config import load_config
     overrides = {}
-    if args.track:
+    if getattr(args, 'track', None):
         overrides['track'] = args.track
-    if args.observation:
+    if getattr(args, 'observation', None):
         overrides['env.observation'] = args.observation
-    if args.steps is not None:
+    if getattr(args, 'steps', None) is not None:
         overrides['train.steps'] = args.steps
-    if args.seed is not None:
+    if getattr(args, 'seed', None) is not None:
         overrides['seed'] = args.seed
-    for item in args.set or []:
+    for item in getattr(args, 'set', None) or []:
         key, sep, value = item.partition('=')
         if not sep:
             raise UserError(f'--set {item!r}: expected KEY=VALUE, e.g. train.gamma=0.9')
@@ -127,11 +141,35 @@ def _cmd_train(args: argparse.Namespace) -> int:
     cfg = load_config(*([args.config] if args.config else []), overrides=overrides)
     from .track import load_circuit
     load_circuit(cfg.track)  # a bad --track fails here, before TensorFlow starts
+    return cfg
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    import time
+    from pathlib import Path
+    cfg = train_config(args)
     out = Path(args.out) if args.out else Path('runs') / (
         f'{Path(cfg.track).stem}-{cfg.env.observation}-s{cfg.seed}-'
         + time.strftime('%Y%m%d-%H%M%S'))
     from .learn.trainer import train
-    report = train(cfg, out, resume=args.resume, allow_config_change=args.allow_config_change)
+    from .record.setup import train_monitor
+    monitor = train_monitor(args, cfg)
+    try:
+        if args.actors:
+            from .learn.distributed import train_with_actors
+            report = train_with_actors(cfg, out, args.actors, resume=args.resume,
+                                       allow_config_change=args.allow_config_change,
+                                       monitor=monitor,
+                                       log=lambda s: print(s, flush=True))
+        else:
+            report = train(cfg, out, resume=args.resume,
+                           allow_config_change=args.allow_config_change, monitor=monitor)
+    finally:
+        if monitor is not None:
+            monitor.close()
+    if monitor is not None and monitor.recorded:
+        print(f'evaluation drives recorded: {len(monitor.recorded)} MCAP file(s) in '
+              f'{args.record_evals}')
     return 130 if report['stopped'] == 'interrupted' else 0
 
 
@@ -145,6 +183,11 @@ def _cmd_circuits(args: argparse.Namespace) -> int:
     return 0
 
 
+def _non_negative_int(text: str) -> int:
+    value = _positive_int(text) if text.strip() != '0' else 0
+    return value
+
+
 def _positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -153,6 +196,28 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f'expected a number >= 1, got {value}')
     return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a port number, got {text!r}') from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f'expected a port in 0..65535, got {value}')
+    return value
+
+
+def _add_live_arguments(p: argparse.ArgumentParser) -> None:
+    from .record.topics import DEFAULT_PORT
+    p.add_argument('--foxglove', nargs='?', const=DEFAULT_PORT, type=_port, metavar='PORT',
+                   help='serve the topics live to Foxglove over WebSocket on PORT '
+                        f'(default {DEFAULT_PORT}; 0: any free port)'
+                        + ('; the drive then runs in real time' if p.prog.endswith('drive')
+                           else ''))
+    p.add_argument('--compressed', action='store_true',
+                   help='camera and overlay as JPEG sensor_msgs/CompressedImage '
+                        '(<topic>/compressed) in recordings and the live view')
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -174,6 +239,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--report', help='write the JSON report here')
     d.add_argument('--video', help='write the camera view with overlay (.mp4 or .avi)')
     d.add_argument('--plot', help='write the driven path over the circuit (.png)')
+    d.add_argument('--record', metavar='FILE.mcap',
+                   help='record the drive as ROS 2 messages into an MCAP file (Foxglove, '
+                        'ros2 bag play -s mcap)')
+    _add_live_arguments(d)
+    d.add_argument('--runtime', choices=['auto', 'numpy', 'tensorflow'], default='auto',
+                   help='policy runtime: numpy (q_network.npz, no TensorFlow), tensorflow '
+                        '(the SavedModel); auto: numpy when the policy has q_network.npz')
     d.add_argument('--no-baseline', action='store_true',
                    help='skip the PID baseline drive added to the report for comparison')
     d.set_defaults(func=_cmd_drive)
@@ -183,6 +255,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='env: environment steps/s; drive: frame-to-Twist latency')
     b.add_argument('--policy', help='bench drive: exported policy directory')
     b.add_argument('--controller', choices=['policy', 'pid'], default='policy')
+    b.add_argument('--runtime', choices=['auto', 'numpy', 'tensorflow'], default='auto',
+                   help='bench drive: policy runtime (see rl-f1 drive --help)')
     b.add_argument('--frames', type=_positive_int, default=2000,
                    help='bench drive: frames to time')
     b.add_argument('--obs', choices=['lines', 'image'], action='append',
@@ -207,6 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help='continue the run in --out from its last checkpoint')
     t.add_argument('--allow-config-change', action='store_true',
                    help='reuse a run directory made with a different config')
+    t.add_argument('--actors', type=_non_negative_int, default=0, metavar='N',
+                   help='N > 0: a Reverb replay server, N actor processes (each with its own '
+                        'simulator) and the learner here (see README, Scale out); '
+                        '0: everything in this process')
+    t.add_argument('--record-evals', metavar='DIR',
+                   help='record every evaluation drive into DIR, one MCAP file each')
+    _add_live_arguments(t)
     t.set_defaults(func=_cmd_train)
 
     c = sub.add_parser('circuits', help='list the built-in circuits')
@@ -214,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .gazebo.cli import register as register_worlds
     register_worlds(sub)  # rl-f1 worlds: Gazebo worlds generated from the circuit files
+    from .learn.distributed_cli import register as register_distributed
+    register_distributed(sub)  # rl-f1 replay-server / learner / actor
     return p
 
 
@@ -222,11 +305,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    # TensorFlow only where it is used: the PID driver runs without it (seconds of start-up
-    # and over 400 MB of memory saved).
-    needs_tf = (args.command == 'train'
+    # TensorFlow only where it is used: the PID driver and the numpy policy runtime run
+    # without it (seconds of start-up and over 400 MB of memory saved).
+    from .drive.numpy_policy import policy_runtime
+    needs_tf = (args.command in ('train', 'learner', 'actor', 'replay-server')
                 or (args.command == 'bench' and args.what == 'env')
-                or (args.command in ('drive', 'bench') and args.controller != 'pid'))
+                or (args.command in ('drive', 'bench') and args.controller != 'pid'
+                    and policy_runtime(args.policy, args.runtime) == 'tensorflow'))
     if needs_tf:
         from .quiet import import_tf_agents_quietly
         import_tf_agents_quietly()

@@ -139,6 +139,21 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class DistributedConfig:
+    """Actors and learner over a Reverb replay server (`rl-f1 train --actors N`, `rl-f1
+    learner`, `rl-f1 actor`)."""
+    samples_per_insert: float = rng(0.0, 10_000.0)
+    rate_error_buffer: float = rng(0.0, 1e9)
+    push_period: int = rng(1, 1_000_000)
+    pull_period: int = rng(1, 1_000_000)
+    stats_period: int = rng(1, 1_000_000)
+    learner_chunk: int = rng(1, 1_000_000)
+    sample_timeout: float = rng(0.1, 3600.0)
+    server_timeout: float = rng(0.1, 3600.0)
+    port: int = rng(0, 65535)
+
+
+@dataclass(frozen=True)
 class Config:
     seed: int = rng(0, 2**31 - 1)
     track: str = rng()
@@ -151,10 +166,11 @@ class Config:
     pid: PidConfig = rng()
     randomization: RandomizationConfig = rng()
     train: TrainConfig = rng()
+    distributed: DistributedConfig = rng()
 
 
 SECTIONS = {'camera': CameraConfig, 'car': CarConfig, 'perception': PerceptionConfig,
             'env': EnvConfig, 'reward': RewardConfig, 'pid': PidConfig,
             'randomization': RandomizationConfig,
-            'train': TrainConfig}
+            'train': TrainConfig, 'distributed': DistributedConfig}
 ActionList = List[Tuple[float, float]]

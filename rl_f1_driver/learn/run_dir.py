@@ -72,7 +72,10 @@ def prepare_run_dir(out: Path, cfg: Config, resume: bool, allow_config_change: b
         except yaml.YAMLError as exc:
             raise UserError(f'{cfg_path}: not valid YAML ({exc}); is this a run directory?')
         diff = config_differences(old or {}, to_dict(cfg))
-        blocking = [k for k in diff if not (resume and k in RESUMABLE_KEYS)]
+        # distributed.*: how experience travels, not what the checkpoint holds (a run started
+        # in-process may continue with actors, and one made before the section existed).
+        blocking = [k for k in diff if not (resume and (k in RESUMABLE_KEYS
+                                                        or k.startswith('distributed.')))]
         if blocking and not allow_config_change:
             shown = ', '.join(blocking[:8]) + (' ...' if len(blocking) > 8 else '')
             raise UserError(f'{out}: this run directory was made with a different config '

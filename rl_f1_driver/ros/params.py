@@ -84,6 +84,11 @@ SHARED: Dict[str, Param] = {
     'odom_topic': _topic('nav_msgs/Odometry of the car (world pose: ground truth)'),
     'overlay_topic': _topic('sensor_msgs/Image: perception overlay'),
     'path_topic': _topic('nav_msgs/Path: the driven path'),
+    'circuit_topic': _topic('visualization_msgs/MarkerArray: road edges and red line '
+                            '(rl-f1 recordings and live view)'),
+    'telemetry_namespace': _topic('std_msgs/Float32 signals under it for plots: speed, '
+                                  'deviation, reward, loss, epsilon (rl-f1 recordings and '
+                                  'live view)'),
     'model_states_topic': _topic('gazebo_msgs/ModelStates from libgazebo_ros_state.so'),
     'set_entity_state_service': _topic('gazebo_msgs/srv/SetEntityState: place the car'),
     'reset_world_service': _topic('std_srvs/srv/Empty: fallback reset of model poses'),
@@ -135,6 +140,10 @@ NODES: Dict[str, Dict[str, Param]] = {
         'resume': Param(bool, 'continue the run in run_dir from its last checkpoint'),
         'allow_config_change': Param(bool, 'resume even if the config differs'),
         'stats_topic': _topic('std_msgs/String: JSON statistics of each finished episode'),
+        'role': Param(str, 'train: the whole DQN here; actor: drive for a learner through '
+                           'the replay server `replay`', choices=('train', 'actor')),
+        'replay': Param(str, "actor: the replay server, HOST:PORT ('' for none)"),
+        'actor_id': Param(int, 'actor: its number (seeds its episodes, tags its data)', lo=0),
     },
     'drive_node': {
         **{k: SHARED[k] for k in ('camera_topic', 'cmd_vel_topic', 'odom_topic',

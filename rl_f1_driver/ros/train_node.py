@@ -119,6 +119,8 @@ def _main(args: Optional[list]) -> int:
                              seed=stream_seeds(c.seed, index)[1], monitor=monitor)
 
         spinner = BackgroundSpinner(node).start()
+        if p['role'] == 'actor':
+            return _run_actor(cfg, p, env_factory, log)
         log.info(f'training on {cfg.track} through {p["camera_topic"]} -> '
                  f'{p["cmd_vel_topic"]}, output in {p["run_dir"]}')
         report = train(cfg, Path(p['run_dir']), resume=p['resume'], env_factory=env_factory,
@@ -137,6 +139,24 @@ def _main(args: Optional[list]) -> int:
         if spinner is not None:
             spinner.stop()
         node.destroy_node()
+
+
+def _run_actor(cfg: Config, p: Dict[str, Any], env_factory: Any, log: Any) -> int:
+    """role actor: drive the simulated car for a learner elsewhere (rl-f1 learner), through
+    the replay server `replay`; the same actor as `rl-f1 actor --backend embedded`."""
+    import threading
+
+    from ..learn.distributed import run_actor
+    if not p['replay'].strip():
+        raise UserError('role actor needs the replay server: replay:=HOST:PORT '
+                        '(rl-f1 replay-server prints its port)')
+    log.info(f'actor {p["actor_id"]} on {cfg.track} through {p["camera_topic"]} -> '
+             f'{p["cmd_vel_topic"]}, replay server {p["replay"]}')
+    # Ctrl-C raises KeyboardInterrupt here (run_node): an actor holds nothing to save.
+    counts = run_actor(cfg, p['replay'], p['actor_id'], env_factory(cfg, p['actor_id']),
+                       threading.Event(), log=log.info)
+    log.info(f'actor finished: {counts}')
+    return 0
 
 
 def main(args: Optional[list] = None) -> int:

@@ -1,0 +1,139 @@
+"""`rl-f1 replay-server`, `rl-f1 learner`, `rl-f1 actor`: training across machines.
+
+All three read the same config (the learner's run config, copied to every machine), so they
+derive the same network, specs and replay tables. See README, "Scale out".
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import threading
+from pathlib import Path
+
+
+def _config(args: argparse.Namespace):
+    from ..cli import train_config
+    return train_config(args)
+
+
+class _Signals:
+    """SIGINT/SIGTERM set an event: the loops end at their next check, cleanly."""
+
+    def __init__(self):
+        self.event = threading.Event()
+
+    def __enter__(self) -> threading.Event:
+        self._old = {sig: signal.signal(sig, lambda *_: self.event.set())
+                     for sig in (signal.SIGINT, signal.SIGTERM)}
+        return self.event
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+def _cmd_replay_server(args: argparse.Namespace) -> int:
+    from .replay import serve
+    cfg = _config(args)
+    with _Signals() as stop:
+        serve(cfg, stop, port=args.port or 0, port_file=args.port_file,
+              log=lambda s: print(s, flush=True))
+    return 0
+
+
+def _cmd_learner(args: argparse.Namespace) -> int:
+    import time
+
+    from .distributed import run_learner
+    from .replay import parse_address
+    parse_address(args.replay)
+    cfg = _config(args)
+    out = Path(args.out) if args.out else Path('runs') / (
+        f'{Path(cfg.track).stem}-{cfg.env.observation}-s{cfg.seed}-learner-'
+        + time.strftime('%Y%m%d-%H%M%S'))
+    report = run_learner(cfg, out, args.replay, resume=args.resume,
+                         allow_config_change=args.allow_config_change,
+                         log=lambda s: print(s, flush=True))
+    return 130 if report['stopped'] == 'interrupted' else 0
+
+
+def _cmd_actor(args: argparse.Namespace) -> int:
+    from .distributed import run_actor
+    from ..env import env_from_config
+    from .replay import parse_address
+    parse_address(args.replay)
+    cfg = _config(args)
+    if args.backend == 'ros':
+        return _ros_actor(args, cfg)
+    env = env_from_config(cfg, seed_offset=args.id)
+    try:
+        with _Signals() as stop:
+            run_actor(cfg, args.replay, args.id, env, stop, log=lambda s: print(s, flush=True))
+    finally:
+        env.close()
+    return 0
+
+
+def _ros_actor(args: argparse.Namespace, cfg) -> int:
+    """train_node in its actor role, with the installed config/ros.yaml: the camera and
+    cmd_vel topics and the reset services of the ROS graph (Gazebo or sim_node)."""
+    import tempfile
+
+    from ..config import save_config
+    from ..errors import UserError
+    from .replay import parse_address
+    try:
+        from ..ros import params, train_node
+    except ImportError as exc:
+        raise UserError(f'--backend ros needs ROS 2 Humble sourced ({exc.name} not found): '
+                        '. /opt/ros/humble/setup.bash, then the workspace') from None
+    address = parse_address(args.replay)
+    with tempfile.TemporaryDirectory(prefix='rl_f1_actor_') as tmp:
+        cfg_file = Path(tmp) / 'config.yaml'
+        save_config(cfg, cfg_file)
+        return train_node.main([
+            '--ros-args', '--params-file', str(params.default_file()),
+            '-p', 'role:=actor', '-p', f'replay:={address}', '-p', f'actor_id:={args.id}',
+            '-p', f'config_file:={cfg_file}', '-p', f'track:={cfg.track}',
+            '-p', 'use_sim_time:=true'])
+
+
+def _add_config_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument('--config', help='the run config (the same file on every machine; '
+                                    '`rl-f1 train --actors` writes RUN/distributed/config.yaml)')
+    p.add_argument('--set', action='append', metavar='KEY=VALUE',
+                   help='override a config key (repeatable), e.g. --set distributed.port=8000')
+
+
+def register(sub) -> None:
+    from ..cli import _non_negative_int
+    s = sub.add_parser('replay-server', help='run the Reverb replay server of a distributed '
+                                             'training (experience, weights, actor stats)')
+    _add_config_args(s)
+    s.add_argument('--port', type=_non_negative_int, default=0,
+                   help='TCP port (default: distributed.port, 0 = a free one)')
+    s.add_argument('--port-file', help='write the port here once listening')
+    s.set_defaults(func=_cmd_replay_server)
+
+    learner = sub.add_parser('learner', help='train from a replay server filled by actors: '
+                                             'evaluations, checkpoints, policy, report')
+    _add_config_args(learner)
+    learner.add_argument('--replay', required=True, metavar='HOST:PORT')
+    learner.add_argument('--out', help='run directory (default: runs/TRACK-OBS-sSEED-learner-'
+                                       'TIME)')
+    learner.add_argument('--resume', action='store_true',
+                         help='continue the run in --out from its last checkpoint (and serve '
+                              'its weights to the actors)')
+    learner.add_argument('--allow-config-change', action='store_true')
+    learner.set_defaults(func=_cmd_learner)
+
+    a = sub.add_parser('actor', help='drive a simulator with the learner\'s latest policy and '
+                                     'send the experience to a replay server')
+    _add_config_args(a)
+    a.add_argument('--replay', required=True, metavar='HOST:PORT')
+    a.add_argument('--id', type=_non_negative_int, default=0,
+                   help='actor number: seeds its environment, tags its data')
+    a.add_argument('--backend', choices=['embedded', 'ros'], default='embedded',
+                   help='embedded simulator, or the ROS 2 graph (Gazebo or sim_node, with '
+                        'the topics of config/ros.yaml; source ROS first)')
+    a.set_defaults(func=_cmd_actor)

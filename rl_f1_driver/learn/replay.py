@@ -1,0 +1,146 @@
+"""The Reverb replay server shared by the learner and the actors: its tables and its process.
+
+Three tables, all defined from the run's config (so every process derives the same
+signatures from the same config file):
+- `experience`: n_step+1-step sequences written by the actors, sampled uniformly by the
+  learner; a SampleToInsertRatio rate limiter (distributed.samples_per_insert) keeps learner
+  and actors from starving or racing each other. Each step carries the version (learner
+  gradient step) of the weights that chose its action, and the actor that drove it.
+- `variables`: the latest weights pushed by the learner (tf-agents ReverbVariableContainer),
+  with the learner's gradient step, the run's env steps (the actors' epsilon schedule) and a
+  stop flag.
+- `actor_stats`: a queue of per-actor counters the learner drains (env steps, episodes,
+  returns), for the progress line, the report and the run's env-step count.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+from typing import Callable, Optional
+
+from ..config import Config
+from ..errors import UserError
+
+EXPERIENCE = 'experience'
+VARIABLES = 'variables'
+STATS = 'actor_stats'
+STATS_FIELDS = ('actor', 'incarnation', 'env_steps', 'episodes', 'return_sum', 'length_sum',
+                'policy_version', 'steps_per_s')
+ENV_STEPS_KEY = 'env_steps'
+STOP_KEY = 'stop'
+
+
+def parse_address(text: str) -> str:
+    """'HOST:PORT' checked, for a clear error before any connection attempt."""
+    host, sep, port = str(text).rpartition(':')
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UserError(f'--replay {text!r}: expected HOST:PORT, e.g. localhost:8000')
+    return f'{host}:{int(port)}'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(('', 0))
+        return s.getsockname()[1]
+
+
+def tag_spec():
+    import tensorflow as tf
+    return {'version': tf.TensorSpec((), tf.int64, 'version'),
+            'actor': tf.TensorSpec((), tf.int32, 'actor')}
+
+
+def replay_data_spec(agent):
+    """The agent's collect data spec with the version tag in policy_info (DQN's own is ())."""
+    return agent.collect_data_spec._replace(policy_info=tag_spec())
+
+
+def variables_nest(agent, global_step, env_steps, stop) -> dict:
+    from tf_agents.experimental.distributed import reverb_variable_container as rvc
+    return {rvc.POLICY_KEY: agent.collect_policy.variables(), rvc.TRAIN_STEP_KEY: global_step,
+            ENV_STEPS_KEY: env_steps, STOP_KEY: stop}
+
+
+def make_tables(cfg: Config, agent, global_step, env_steps, stop) -> list:
+    import reverb
+    import tensorflow as tf
+    from tf_agents.specs import tensor_spec
+    tc, dc = cfg.train, cfg.distributed
+    data_sig = tensor_spec.add_outer_dim(tensor_spec.from_spec(replay_data_spec(agent)),
+                                         tc.n_step + 1)
+    min_size = max(tc.batch_size, tc.initial_collect_steps)
+    if dc.samples_per_insert > 0:
+        # error_buffer: how many samples the learner may run ahead of (or behind) the ratio
+        # before one side waits; at least a batch, or sampling could deadlock.
+        limiter = reverb.rate_limiters.SampleToInsertRatio(
+            samples_per_insert=dc.samples_per_insert, min_size_to_sample=min_size,
+            error_buffer=max(dc.rate_error_buffer, 2.0 * tc.batch_size))
+    else:
+        limiter = reverb.rate_limiters.MinSize(min_size)
+    var_sig = tf.nest.map_structure(lambda v: tf.TensorSpec(v.shape, v.dtype),
+                                    variables_nest(agent, global_step, env_steps, stop))
+    return [
+        reverb.Table(EXPERIENCE, max_size=tc.replay_capacity,
+                     sampler=reverb.selectors.Uniform(), remover=reverb.selectors.Fifo(),
+                     rate_limiter=limiter, signature=data_sig),
+        reverb.Table(VARIABLES, max_size=1, sampler=reverb.selectors.Uniform(),
+                     remover=reverb.selectors.Fifo(),
+                     rate_limiter=reverb.rate_limiters.MinSize(1), max_times_sampled=0,
+                     signature=var_sig),
+        reverb.Table.queue(STATS, max_size=100_000,
+                           signature=tf.TensorSpec((len(STATS_FIELDS),), tf.float64)),
+    ]
+
+
+def spec_agent(cfg: Config):
+    """An agent built only for its specs and variables (server, actors): no training state."""
+    import tensorflow as tf
+    from tf_agents.specs import tensor_spec
+
+    from ..env import env_from_config
+    from .agent import build_agent
+    env = env_from_config(cfg)
+    ts_spec = tensor_spec.from_spec(env.time_step_spec())
+    act_spec = tensor_spec.from_spec(env.action_spec())
+    env.close()
+    global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
+    env_steps = tf.Variable(0, dtype=tf.int64, name='env_steps')
+    stop = tf.Variable(0, dtype=tf.int64, name='stop')
+    agent, epsilon = build_agent(cfg, ts_spec, act_spec, env_steps, global_step)
+    return agent, epsilon, global_step, env_steps, stop
+
+
+def serve(cfg: Config, stop_event: threading.Event, port: int = 0,
+          log: Callable[[str], None] = print, port_file: Optional[str] = None) -> None:
+    """Run the replay server until `stop_event` is set (by SIGINT/SIGTERM)."""
+    import reverb
+    import tempfile
+    agent, _, global_step, env_steps, stop = spec_agent(cfg)
+    # A fixed port, chosen here when 0: Reverb's port=0 reports 0 back, not the real port.
+    port = port or cfg.distributed.port or free_port()
+    # Reverb keeps a checkpointer directory; a temporary one, removed at exit, instead of one
+    # left in /tmp per start.
+    scratch = tempfile.TemporaryDirectory(prefix='rl_f1_reverb_')
+    try:
+        server = reverb.Server(
+            make_tables(cfg, agent, global_step, env_steps, stop), port=port,
+            checkpointer=reverb.checkpointers.DefaultCheckpointer(scratch.name))
+    except Exception as exc:  # noqa: BLE001 - a port in use is a RuntimeError from gRPC
+        scratch.cleanup()
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
+        raise UserError(f'replay server: cannot listen on port {port} ({first})') from None
+    log(f'replay server listening on port {server.port} (tables {EXPERIENCE}, {VARIABLES}, '
+        f'{STATS}; capacity {cfg.train.replay_capacity:,}, '
+        f'{cfg.distributed.samples_per_insert:g} samples per insert)')
+    if port_file:
+        from pathlib import Path
+
+        from .run_dir import write_atomic
+        write_atomic(Path(port_file), f'{server.port}\n')
+    try:
+        while not stop_event.wait(1.0):  # the server works in its own threads
+            pass
+    finally:
+        server.stop()
+        scratch.cleanup()
+        log('replay server stopped')
