@@ -309,14 +309,22 @@ class Renderer:
         if cached is None:
             rays = ground_rays(self.camera, view)
             inv = 1.0 / self.map.res
-            # Farthest ground point from the car: the window must hold this disc.
-            radius = float(np.hypot(rays.gx, rays.gy).max()) if rays.gx.size else 0.0
-            cached = (rays, rays.gx * inv, rays.gy * inv, radius + 2 * self.map.res)
+            # The window must hold the disc around the footprint's centre (car frame) that
+            # holds every ground point: the camera looks ahead, so a disc around the car
+            # would be about twice as wide, and a rebuild would copy twice the road.
+            if rays.gx.size:
+                fx = 0.5 * float(rays.gx.min() + rays.gx.max())
+                fy = 0.5 * float(rays.gy.min() + rays.gy.max())
+                radius = float(np.hypot(rays.gx - fx, rays.gy - fy).max())
+            else:
+                fx = fy = radius = 0.0
+            cached = (rays, rays.gx * inv, rays.gy * inv, radius + 2 * self.map.res, fx, fy)
             self._rays[view] = cached
         return cached
 
     def _window(self, view: CameraView, x: float, y: float, yaw: float, radius: float
                 ) -> _Window:
+        """The window holding the disc of `radius` around (x, y), the footprint's centre."""
         m = self.map
         if m.dense is not None:
             w = self._windows.get(None)
@@ -364,12 +372,13 @@ class Renderer:
 
     def render(self, pose: Pose2D, view: CameraView) -> tuple[np.ndarray, np.ndarray]:
         """BGR image of the rows in `view` seen from `pose`, and those rows' fractions."""
-        rays, ax, ay, radius = self._prepared(view)
+        rays, ax, ay, radius, fx, fy = self._prepared(view)
         n_rows = len(rays.row_fractions)
         g = rays.ground_rows
         if len(g):
-            win = self._window(view, pose.x, pose.y, pose.yaw, radius)
             c, s = math.cos(pose.yaw), math.sin(pose.yaw)
+            win = self._window(view, pose.x + c * fx - s * fy, pose.y + s * fx + c * fy,
+                               pose.yaw, radius)
             inv = 1.0 / self.map.res
             cx, cy = (pose.x - win.x0) * inv, (pose.y - win.y0) * inv
             # Map cell = car cell + R(yaw) * ground point, one fused multiply-add per axis.
