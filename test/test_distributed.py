@@ -198,3 +198,24 @@ def test_replay_tables_follow_the_config():
         assert info[replay.VARIABLES].max_size == 1
     finally:
         server.stop()
+
+
+def test_ctrl_c_ends_train_with_actors_cleanly(tmp_path, procs):
+    """Ctrl-C reaches the learner only (the children run in sessions of their own): it
+    checkpoints, evaluates and exports, then stops its actors and server."""
+    out = tmp_path / 'run'
+    train = procs('train', 'train', *QUICK, '--actors', '1', '--out', str(out),
+                  '--set', 'train.stop_on_lap=false', '--set', 'train.log_interval=500')
+    train.wait_says(r'step\s+[\d,]+/.*\| 1 actors', 300)
+    os.kill(train.p.pid, signal.SIGINT)   # the terminal's Ctrl-C: the foreground group
+    assert wait_for(lambda: train.p.poll() is not None, 120, period=0.2), train.text()[-2000:]
+    assert train.p.returncode == 130, train.text()[-2000:]
+    report = json.loads((out / 'report.json').read_text())
+    assert report['stopped'] == 'interrupted'
+    assert report['distributed']['actors']['0']['env_steps'] > 0
+    assert (out / 'policy' / 'saved_model.pb').is_file()
+    assert (out / 'checkpoints' / 'checkpoint').is_file()
+    assert _leftovers(str(out)) == []
+    # The actor ended by itself (its closing line), not by SIGKILL.
+    assert re.search(r'actor 0: [\d,]+ env steps, \d+ episodes',
+                     (out / 'distributed' / 'actor-0.log').read_text())

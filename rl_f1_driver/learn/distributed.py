@@ -64,8 +64,10 @@ class ServerWatchdog:
     the process with EXIT_SERVER_LOST.
     """
 
-    def __init__(self, address: str, timeout: float, log: Log, what: str):
+    def __init__(self, address: str, timeout: float, log: Log, what: str,
+                 stopping: Optional[threading.Event] = None):
         self.address, self.timeout, self.log, self.what = address, timeout, log, what
+        self.stopping = stopping  # set: the process was told to stop; a lost server is no error
         self.on_lost: list = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name='replay-watchdog', daemon=True)
@@ -89,6 +91,9 @@ class ServerWatchdog:
                         callback()
                     except Exception:  # noqa: BLE001 - still exit
                         pass
+                if self.stopping is not None and self.stopping.is_set():
+                    print(f'{self.what}: stopped (the replay server is gone too)', flush=True)
+                    os._exit(0)
                 print(f'rl-f1: error: {exc} The {self.what} ends.', file=sys.stderr, flush=True)
                 os._exit(EXIT_SERVER_LOST)
 
@@ -354,15 +359,43 @@ def run_learner(cfg: Config, out_dir: Path, address: str, *, resume: bool = Fals
 
 # --- actor -----------------------------------------------------------------------------------
 
-class _TaggedObserver:
-    """Writes each step to the replay server with the version of the weights that chose it."""
+class _StopActor(Exception):
+    """The learner has finished, or this actor was told to stop, while it waited."""
 
-    def __init__(self, observer, actor: int):
+
+class _TaggedObserver:
+    """Writes each step to the replay server with the version of the weights that chose it,
+    and waits for the server's confirmation every FLUSH_EVERY steps.
+
+    The rate limiter holds inserts back while the learner is behind: items then pile up
+    unconfirmed (Reverb warns past ~50). Flushing often keeps that bounded, and flushing with
+    a timeout lets a held actor look, once a second, whether it should stop.
+    """
+    FLUSH_EVERY = 32
+
+    def __init__(self, observer, actor: int, should_stop: Callable[[], bool]):
         self.observer, self.actor, self.version = observer, np.int32(actor), np.int64(0)
+        self.should_stop = should_stop
+        self._n = 0
 
     def __call__(self, traj) -> None:
         self.observer(traj._replace(policy_info={'version': self.version,
                                                  'actor': self.actor}))
+        self._n += 1
+        if self._n % self.FLUSH_EVERY == 0:
+            self.flush()
+
+    def flush(self) -> None:
+        import reverb
+        # The observer's own flush() has no timeout; its writer's has.
+        writer = self.observer._get_writer()
+        while True:
+            try:
+                writer.flush(timeout_ms=1000)
+                return
+            except reverb.errors.DeadlineExceededError:
+                if self.should_stop():
+                    raise _StopActor from None
 
 
 def run_actor(cfg: Config, address: str, actor: int, env, stop_event: threading.Event,
@@ -372,7 +405,7 @@ def run_actor(cfg: Config, address: str, actor: int, env, stop_event: threading.
     address = replay.parse_address(address)
     dc = cfg.distributed
     check_server(address, dc.server_timeout)
-    with ServerWatchdog(address, dc.server_timeout, log, f'actor {actor}'):
+    with ServerWatchdog(address, dc.server_timeout, log, f'actor {actor}', stop_event):
         return _drive_for_learner(cfg, address, actor, env, stop_event, log)
 
 
@@ -411,7 +444,15 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
     client = reverb.Client(address)
     observer = reverb_utils.ReverbAddTrajectoryObserver(
         client, EXPERIENCE, sequence_length=tc.n_step + 1, stride_length=1)
-    tagged = _TaggedObserver(observer, actor)
+
+    def should_stop() -> bool:
+        if stop_event.is_set():
+            return True
+        check_server(address, dc.server_timeout)
+        container.update(weights)   # the variables table is not rate-limited
+        return bool(int(stop.numpy()))
+
+    tagged = _TaggedObserver(observer, actor, should_stop)
     tagged.version = np.int64(global_step.numpy())
     steps = py_metrics.EnvironmentSteps()
     episodes = py_metrics.NumberOfEpisodes()
@@ -434,10 +475,11 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
         t_stats, steps_at_stats = now, steps.result()
 
     next_stats = dc.stats_period
+    clean = True
     try:
         while not stop_event.is_set():
             collect.run()
-            observer.flush()
+            tagged.flush()
             check_server(address, dc.server_timeout)  # before a pull that could block
             container.update(weights)
             tagged.version = np.int64(global_step.numpy())
@@ -448,16 +490,23 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
                 log(f'actor {actor}: the learner has finished')
                 break
         send_stats()
+    except _StopActor:
+        clean = False  # items still held by the rate limiter: nothing more to send
+        log(f'actor {actor}: stopping while held by the rate limiter'
+            + (' (the learner has finished)' if int(stop.numpy()) else ''))
     except ReplayServerLost:
+        clean = False
         raise
     except Exception:  # noqa: BLE001 - a gRPC error from writer or client
+        clean = False
         try:
             check_server(address, dc.server_timeout)
         except ReplayServerLost as lost:
             raise lost from None
         raise
     finally:
-        observer.close()
+        if clean:
+            observer.close()
     wall = time.perf_counter() - t_run
     log(f'actor {actor}: {int(steps.result()):,} env steps, {int(episodes.result())} episodes '
         f'in {wall:.1f} s ({steps.result() / max(1e-9, wall):.0f} steps/s)')
@@ -555,26 +604,30 @@ class _Children:
             if proc is not None and proc.poll() is None:
                 proc.kill()
 
-    def stop(self, grace: float = 30.0) -> None:
+    def stop(self, grace: float = 20.0) -> None:
+        """Actors first (SIGTERM: they stop at their next step, or within a second when the
+        rate limiter holds them), then the server; SIGKILL what is left after `grace`."""
         self.stopping.set()
+        actors = [p for p in self.actors.values() if p.poll() is None]
+        for proc in actors:
+            proc.send_signal(signal.SIGTERM)
         deadline = time.perf_counter() + grace
-        for proc in self.actors.values():  # they stop by themselves on the learner's flag
-            _wait_or_kill(proc, deadline)
+        try:
+            for proc in actors:
+                proc.wait(timeout=max(0.1, min(5.0, deadline - time.perf_counter())))
+        except subprocess.TimeoutExpired:
+            pass  # one is blocked in Reverb (ending an episode): stopping the server frees it
         if self.server is not None:
             if self.server.poll() is None:
                 self.server.send_signal(signal.SIGTERM)
-            _wait_or_kill(self.server, time.perf_counter() + 10)
+            _wait_or_kill(self.server, deadline)
+        for proc in actors:
+            _wait_or_kill(proc, deadline)
 
 
 def _wait_or_kill(proc: subprocess.Popen, deadline: float) -> None:
     try:
         proc.wait(timeout=max(0.1, deadline - time.perf_counter()))
-        return
-    except subprocess.TimeoutExpired:
-        pass
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
