@@ -319,7 +319,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f'rl-f1: error: {exc}', file=sys.stderr)
-        return 2
+        # A lost replay server is not bad input: the same code as the watchdog's exit.
+        return 3 if type(exc).__name__ == 'ReplayServerLost' else 2
     except KeyboardInterrupt:
         print('rl-f1: interrupted', file=sys.stderr)
         return 130

@@ -308,7 +308,33 @@ def greedy_policy_of(q_net, obs_spec, n_actions=5):
                                                        q_network=q_net))
 
 
-def test_export_refuses_a_network_it_cannot_compute(tmp_path, caplog):
+class _ExportLog:
+    """Warnings of the export module, caught on its own logger: ROS's `launch` (imported by
+    other tests in the same session) makes new loggers stop propagating, so pytest's caplog
+    on the root logger would see nothing."""
+
+    def __init__(self):
+        self.records: list = []
+
+    def __enter__(self):
+        self.logger = logging.getLogger('rl_f1_driver.learn.export')
+        self.handler = logging.Handler(logging.WARNING)
+        self.handler.emit = lambda record: self.records.append(record.getMessage())
+        self.old_level = self.logger.level
+        self.logger.setLevel(logging.WARNING)
+        self.logger.addHandler(self.handler)
+        return self
+
+    def __exit__(self, *exc):
+        self.logger.removeHandler(self.handler)
+        self.logger.setLevel(self.old_level)
+
+    @property
+    def text(self) -> str:
+        return '\n'.join(self.records)
+
+
+def test_export_refuses_a_network_it_cannot_compute(tmp_path):
     """Dropout: no numpy network written (logged why); the policy drives with TensorFlow."""
     import tensorflow as tf
     from tf_agents.networks import q_network
@@ -321,7 +347,7 @@ def test_export_refuses_a_network_it_cannot_compute(tmp_path, caplog):
         (), tf.int32, 0, len(cfg.actions) - 1), fc_layer_params=(8,),
         dropout_layer_params=(0.5,))
     policy = greedy_policy_of(net, obs_spec, len(cfg.actions))
-    with caplog.at_level(logging.WARNING, logger='rl_f1_driver.learn.export'):
+    with _ExportLog() as caplog:
         out = export_policy(policy, tmp_path / 'policy', cfg, tf.Variable(0, dtype=tf.int64))
     assert (out / 'saved_model.pb').is_file() and not (out / NPZ_NAME).exists()
     assert 'q_network.npz not written' in caplog.text
@@ -331,7 +357,7 @@ def test_export_refuses_a_network_it_cannot_compute(tmp_path, caplog):
     assert drive(controller, load_circuit('simple'), max_steps=5)['steps'] == 5
 
 
-def test_export_refuses_a_preprocessing_it_cannot_read(tmp_path, caplog):
+def test_export_refuses_a_preprocessing_it_cannot_read(tmp_path):
     import tensorflow as tf
     from tf_agents.networks import q_network
     from tf_agents.specs import tensor_spec
@@ -347,7 +373,7 @@ def test_export_refuses_a_preprocessing_it_cannot_read(tmp_path, caplog):
 
     (tmp_path / 'saved_model.pb').write_bytes(b'stands for the SavedModel exported first')
     squares = network(lambda x: tf.square(tf.cast(x, tf.float32) / 255.0))
-    with caplog.at_level(logging.WARNING, logger='rl_f1_driver.learn.export'):
+    with _ExportLog() as caplog:
         assert not write_numpy_network(greedy_policy_of(squares, obs_spec, 3),
                                        tmp_path / NPZ_NAME)
     assert 'not x / divisor + offset' in caplog.text and not (tmp_path / NPZ_NAME).exists()

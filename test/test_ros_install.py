@@ -34,7 +34,7 @@ PROMISED: Dict[str, Dict[str, object]] = {
     'train.launch.py': {'circuit': 'simple', 'world': None, 'simulator': 'gazebo',
                         'gui': 'false', 'rviz': 'false', 'config': '', 'ros_config': None,
                         'run_dir': 'runs/gazebo', 'resume': 'false', 'stepping': 'lockstep',
-                        'verbose': 'false'},
+                        'verbose': 'false', 'role': 'train', 'replay': '', 'actor_id': '0'},
     'drive.launch.py': {'circuit': 'simple', 'world': None, 'simulator': 'gazebo',
                         'gui': 'true', 'rviz': 'false', 'config': '', 'ros_config': None,
                         'policy_dir': '', 'controller': 'policy', 'stepping': 'realtime',

@@ -106,10 +106,18 @@ EXIT_SERVER_LOST = 3
 class ReverbSource:
     """Experience from actors through the replay server (see trainer.ExperienceSource)."""
 
-    def __init__(self, cfg: Config, address: str, log: Log):
+    def __init__(self, cfg: Config, address: str, log: Log,
+                 actors_alive: Optional[Callable[[], bool]] = None):
         self.cfg, self.address, self.log = cfg, replay.parse_address(address), log
         self.dc = cfg.distributed
         self.envs: list = []
+        # Set by run_training: True once Ctrl-C/SIGTERM arrived (waits end early then).
+        self.should_stop: Callable[[], bool] = lambda: False
+        # --actors N: False once every actor process has ended for good.
+        self.actors_alive = actors_alive
+        # This learner session's number: actors count their steps per session, so steps
+        # counted in a checkpoint are not counted again after --resume.
+        self.session = int.from_bytes(os.urandom(4), 'little') >> 1
         check_server(self.address, self.dc.server_timeout)
         self._actors: dict = {}          # (actor, incarnation) -> latest stats row
         self._lag_sum, self._age_sum, self._lag_n = 0.0, 0.0, 0
@@ -120,6 +128,7 @@ class ReverbSource:
         self._t0 = time.perf_counter()
         self._base_steps = 0
         self._waiting_since: Optional[float] = None
+        self._inserts_seen = 0
 
     def specs(self) -> tuple:
         from tf_agents.specs import tensor_spec
@@ -139,7 +148,8 @@ class ReverbSource:
         from tf_agents.utils import common
         tc = self.cfg.train
         self.global_step, self.env_steps = global_step, env_steps
-        self.stop = tf.Variable(0, dtype=tf.int64, name='stop')
+        self.control = replay.control_variable()
+        self.control.assign([0, self.session])
         self.client = reverb.Client(self.address)
         self.replay = reverb_replay_buffer.ReverbReplayBuffer(
             replay.replay_data_spec(agent), EXPERIENCE, sequence_length=tc.n_step + 1,
@@ -149,7 +159,7 @@ class ReverbSource:
             max_cycle_length=4, dataset_buffer_size=64,
             rate_limiter_timeout_ms=int(self.dc.sample_timeout * 1000))
         self.container = rvc.ReverbVariableContainer(self.address, table_names=[VARIABLES])
-        self.weights = replay.variables_nest(agent, global_step, env_steps, self.stop)
+        self.weights = replay.variables_nest(agent, global_step, env_steps, self.control)
         self._iterator = None
 
         @common.function(autograph=True)
@@ -162,7 +172,10 @@ class ReverbSource:
                 # Gradient steps between the weights that chose these actions and now: the
                 # freshest sample shows how far behind the actors drive (policy lag), the
                 # mean how old the replayed data is.
-                behind = tf.cast(global_step - traj.policy_info['version'][:, 0], tf.float64)
+                # (Clamped: after --resume against a kept server, the replay may hold data
+                # from weights newer than the restored checkpoint.)
+                behind = tf.cast(tf.maximum(global_step - traj.policy_info['version'][:, 0], 0),
+                                 tf.float64)
                 lag += tf.reduce_min(behind)
                 age += tf.reduce_mean(behind)
                 loss = agent.train(traj._replace(policy_info=())).loss
@@ -186,17 +199,21 @@ class ReverbSource:
     def _info(self):
         return check_server(self.address, self.dc.server_timeout)
 
-    def _drain_stats(self) -> None:
-        """Take the actors' counters from the queue; the run's env steps are their sum."""
-        n = self._info()[STATS].current_size
+    def _drain_stats(self):
+        """Take the actors' counters from the queue: the run's env steps are the checkpoint's
+        plus what the actors drove for this session. Returns the server's table info."""
+        info = self._info()
+        n = info[STATS].current_size
         if n:
             for sample in self.client.sample(STATS, num_samples=n):
-                row = np.asarray(sample[0].data[0], np.float64)
-                key = (int(row[0]), int(row[1]))
-                self._actors[key] = dict(zip(STATS_FIELDS, row.tolist()),
-                                         seen=time.perf_counter())
+                row = dict(zip(STATS_FIELDS, np.asarray(sample[0].data[0], np.float64).tolist()))
+                if int(row['session']) != self.session:
+                    continue   # counted for an earlier learner (before a restart)
+                row['seen'] = time.perf_counter()
+                self._actors[(int(row['actor']), int(row['incarnation']))] = row
         steps = self._base_steps + sum(int(a['env_steps']) for a in self._actors.values())
         self.env_steps.assign(max(steps, int(self.env_steps.numpy())))
+        return info
 
     def warm_up(self, resume: bool, log: Log) -> None:
         self._base_steps = int(self.env_steps.numpy())
@@ -206,11 +223,11 @@ class ReverbSource:
             f'replay buffer to {min_size:,} steps')
         t0 = last = time.perf_counter()
         while True:
-            info = self._info()
+            info = self._drain_stats()
             size = info[EXPERIENCE].current_size
-            self._drain_stats()
-            if size >= min_size:
+            if size >= min_size or self.should_stop():
                 break
+            self._check_actors()
             if time.perf_counter() - last > 10:
                 last = time.perf_counter()
                 log(f'  replay {size:,}/{min_size:,} steps after {last - t0:.0f} s, '
@@ -220,27 +237,59 @@ class ReverbSource:
         self._t0 = time.perf_counter()
         self._inserts0 = info[EXPERIENCE].rate_limiter_info.insert_stats.completed
         self._samples0 = info[EXPERIENCE].rate_limiter_info.sample_stats.completed
+        self._inserts_seen = self._inserts0
+
+    def _check_actors(self) -> None:
+        if self.actors_alive is not None and not self.actors_alive():
+            raise UserError('every actor process has ended (see their logs in '
+                            'RUN/distributed/): nothing left to learn from')
+
+    def _wait_for_experience(self) -> None:
+        """No new experience: say so, and wait (bounded) for the actors to come back."""
+        self._iterator = None
+        self._check_actors()
+        now = time.perf_counter()
+        if self._waiting_since is None:
+            self._waiting_since = now - self.dc.sample_timeout
+        self.log(f'learner: no new experience for {now - self._waiting_since:.0f} s; '
+                 'waiting for actors (start or restart them: they rejoin)')
+        stop = threading.Event()
+        end = now + self.dc.sample_timeout
+        while not self.should_stop() and time.perf_counter() < end:
+            if self._drain_stats()[EXPERIENCE].rate_limiter_info.insert_stats.completed \
+                    > self._inserts_seen:
+                return
+            stop.wait(0.5)  # bounded poll of the server: the data comes from other processes
 
     def advance(self, target_env_steps: int) -> float:
+        """Gradient steps in calls of push_period, each followed by a weight push, for at
+        most learner_chunk steps or about 2 s (so Ctrl-C, logs, evaluations and checkpoints
+        come on time with slow actors)."""
         import tensorflow as tf
         chunk = self.dc.learner_chunk
         grads = 0
-        while grads < chunk:
+        t0 = time.perf_counter()
+        while grads < chunk and not self.should_stop():
+            if self.dc.samples_per_insert <= 0 and grads == 0:
+                # No rate limiter: do not train on and on when nothing new arrives.
+                inserts = self._info()[EXPERIENCE].rate_limiter_info.insert_stats.completed
+                if inserts <= self._inserts_seen:
+                    self._wait_for_experience()
+                    return self._last_loss
             n = min(self.dc.push_period, chunk - grads)
             try:
                 loss, lag, age = self._learn(self._dataset_iterator(), tf.constant(n))
-            except (tf.errors.DeadlineExceededError, tf.errors.OutOfRangeError,
-                    tf.errors.UnavailableError, tf.errors.CancelledError):
-                # No sample within sample_timeout: the actors are gone or slow (the rate
-                # limiter holds the learner back), or the server is gone (raises here).
-                self._iterator = None
+            except tf.errors.OpError as exc:
+                # No sample within sample_timeout (OutOfRange/DeadlineExceeded): the actors
+                # are gone or slow, the rate limiter holds the learner back. Or the server
+                # is gone: _info() raises ReplayServerLost then.
                 self._info()
-                if self._waiting_since is None:
-                    self._waiting_since = time.perf_counter()
-                self.log(f'learner: no new experience for '
-                         f'{time.perf_counter() - self._waiting_since:.0f} s; waiting for '
-                         'actors (start or restart them: they rejoin)')
-                self._drain_stats()
+                if not isinstance(exc, (tf.errors.DeadlineExceededError,
+                                        tf.errors.OutOfRangeError,
+                                        tf.errors.UnavailableError,
+                                        tf.errors.CancelledError)):
+                    raise
+                self._wait_for_experience()
                 return self._last_loss
             self._waiting_since = None
             grads += n
@@ -251,7 +300,11 @@ class ReverbSource:
             self._window_n += n
             self._last_loss = float(loss.numpy())
             self.push()
-        self._drain_stats()
+            if time.perf_counter() - t0 > 2.0:
+                break
+        info = self._drain_stats()
+        self._inserts_seen = max(self._inserts_seen,
+                                 info[EXPERIENCE].rate_limiter_info.insert_stats.completed)
         return self._last_loss
 
     def _live_actors(self) -> dict:
@@ -322,19 +375,29 @@ class ReverbSource:
             pass
         return out
 
-    def close(self) -> None:
-        """Tell the actors to stop (they see it at their next pull)."""
+    def finish(self, stopped: str) -> None:
+        """Training is complete: tell the actors to stop (they see it at their next pull).
+        An interrupted learner says nothing: its actors wait for it to come back with
+        --resume."""
+        if stopped not in ('steps_done', 'lap_driven'):
+            return
         try:
-            self.stop.assign(1)
+            self.control.assign([1, self.session])
             self._info()
             self.push()
         except Exception:  # noqa: BLE001 - the server may be gone: nothing to tell then
             pass
 
+    def close(self) -> None:
+        pass
+
 
 def run_learner(cfg: Config, out_dir: Path, address: str, *, resume: bool = False,
                 allow_config_change: bool = False, log: Log = print,
-                monitor=None, on_server_lost: Optional[Callable[[], None]] = None) -> dict:
+                monitor=None, on_server_lost: Optional[Callable[[], None]] = None,
+                actors_alive: Optional[Callable[[], bool]] = None,
+                resume_hint: str = 'restart the replay server, then the learner with '
+                                   '--resume') -> dict:
     """The learner: trains from the replay server at `address` into `out_dir`. Evaluates on
     the embedded simulator (the same circuit), whatever backend the actors drive."""
     from ..env import env_from_config
@@ -347,17 +410,47 @@ def run_learner(cfg: Config, out_dir: Path, address: str, *, resume: bool = Fals
     check_server(address, cfg.distributed.server_timeout)  # before the run directory
     ckpt = Path(out_dir) / 'checkpoints'
     watchdog = ServerWatchdog(address, cfg.distributed.server_timeout, log,
-                              f'learner (its last checkpoint is in {ckpt}: restart the replay '
-                              'server, then the learner with --resume)')
+                              f'learner (its last checkpoint is in {ckpt}: {resume_hint})')
     if on_server_lost is not None:
         watchdog.on_lost.append(on_server_lost)
     with watchdog:
-        return run_training(cfg, out_dir, lambda: ReverbSource(cfg, address, log),
+        return run_training(cfg, out_dir,
+                            lambda: ReverbSource(cfg, address, log, actors_alive),
                             resume=resume, eval_factory=eval_factory,
                             allow_config_change=allow_config_change, log=log, monitor=monitor)
 
 
 # --- actor -----------------------------------------------------------------------------------
+
+def _observer_class(reverb_utils):
+    """tf-agents' ReverbAddTrajectoryObserver, except that ending an episode does not block.
+
+    The base class ends each episode with the writer's end_episode() without a timeout: held
+    by the rate limiter there, an actor could not notice a stop. Here it returns at once (the
+    writer resets its buffers and sends the pending items all the same), and the periodic
+    flush with a timeout (_TaggedObserver) does the waiting. Same writes otherwise: no padding
+    at episode ends, as the base class's default. Uses the base class's attributes
+    (tf-agents 0.19.0, pinned).
+    """
+    import reverb
+
+    class Observer(reverb_utils.ReverbAddTrajectoryObserver):
+        def reset(self, write_cached_steps: bool = True) -> None:
+            if (write_cached_steps and self._last_trajectory is not None
+                    and self._sequence_lengths_reached()):
+                self._write_cached_steps()
+            self._cached_steps = 0
+            self._last_trajectory = None
+            if self._writer is None:
+                self.open()
+                return
+            try:
+                self._writer.end_episode(timeout_ms=0)
+            except reverb.errors.DeadlineExceededError:
+                pass   # items still pending: sent in the background, flushed later
+
+    return Observer
+
 
 class _StopActor(Exception):
     """The learner has finished, or this actor was told to stop, while it waited."""
@@ -424,11 +517,11 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
     dc, tc = cfg.distributed, cfg.train
     global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
     env_steps = tf.Variable(0, dtype=tf.int64, name='env_steps')
-    stop = tf.Variable(0, dtype=tf.int64, name='stop')
+    control = replay.control_variable()   # [stop, learner session]
     tf.random.set_seed(cfg.seed + 7919 * (actor + 1))
     agent, _ = build_agent(cfg, tensor_spec.from_spec(env.time_step_spec()),
                            tensor_spec.from_spec(env.action_spec()), env_steps, global_step)
-    weights = replay.variables_nest(agent, global_step, env_steps, stop)
+    weights = replay.variables_nest(agent, global_step, env_steps, control)
 
     t0 = last = time.perf_counter()
     while check_server(address, dc.server_timeout)[VARIABLES].current_size == 0:
@@ -442,7 +535,7 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
     container.update(weights)
 
     client = reverb.Client(address)
-    observer = reverb_utils.ReverbAddTrajectoryObserver(
+    observer = _observer_class(reverb_utils)(
         client, EXPERIENCE, sequence_length=tc.n_step + 1, stride_length=1)
 
     def should_stop() -> bool:
@@ -450,7 +543,8 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
             return True
         check_server(address, dc.server_timeout)
         container.update(weights)   # the variables table is not rate-limited
-        return bool(int(stop.numpy()))
+        tagged.version = np.int64(global_step.numpy())
+        return bool(int(control.numpy()[0]))
 
     tagged = _TaggedObserver(observer, actor, should_stop)
     tagged.version = np.int64(global_step.numpy())
@@ -464,12 +558,19 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
     log(f'actor {actor}: driving on {cfg.track} for {address} from learner step '
         f'{int(global_step.numpy()):,}')
     t_stats, steps_at_stats, t_run = time.perf_counter(), 0, time.perf_counter()
+    # Counters at the start of the current learner session (a learner restarted with
+    # --resume counts this actor's steps from then on: the checkpoint holds the earlier ones).
+    session = int(control.numpy()[1])
+    base = (0, 0, 0.0, 0.0)
 
     def send_stats() -> None:
-        nonlocal t_stats, steps_at_stats
+        nonlocal t_stats, steps_at_stats, session, base
         now = time.perf_counter()
-        row = [actor, incarnation, steps.result(), episodes.result(), returns.return_sum,
-               returns.length_sum, float(global_step.numpy()),
+        totals = (steps.result(), episodes.result(), returns.return_sum, returns.length_sum)
+        if int(control.numpy()[1]) != session:
+            session, base = int(control.numpy()[1]), totals
+        row = [actor, incarnation, session, *(t - b for t, b in zip(totals, base)),
+               float(global_step.numpy()),
                (steps.result() - steps_at_stats) / max(1e-9, now - t_stats)]
         client.insert(np.asarray(row, np.float64), priorities={STATS: 1.0})
         t_stats, steps_at_stats = now, steps.result()
@@ -486,23 +587,23 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
             if steps.result() >= next_stats:
                 send_stats()
                 next_stats = steps.result() + dc.stats_period
-            if int(stop.numpy()):
+            if int(control.numpy()[0]):
                 log(f'actor {actor}: the learner has finished')
                 break
         send_stats()
     except _StopActor:
         clean = False  # items still held by the rate limiter: nothing more to send
         log(f'actor {actor}: stopping while held by the rate limiter'
-            + (' (the learner has finished)' if int(stop.numpy()) else ''))
-    except ReplayServerLost:
-        clean = False
-        raise
+            + (' (the learner has finished)' if int(control.numpy()[0]) else ''))
     except Exception:  # noqa: BLE001 - a gRPC error from writer or client
         clean = False
         try:
             check_server(address, dc.server_timeout)
         except ReplayServerLost as lost:
             raise lost from None
+        raise
+    except BaseException:   # KeyboardInterrupt (a ROS node): no blocking close either
+        clean = False
         raise
     finally:
         if clean:
@@ -547,14 +648,16 @@ class _Children:
         self.server: Optional[subprocess.Popen] = None
         self.actors: dict = {}
         self.restarts: dict = {}
+        self.max_restarts = 3
         self.stopping = threading.Event()
+        self.lock = threading.Lock()   # spawning vs stopping
 
     def _spawn(self, args: list, log_name: str) -> subprocess.Popen:
         out = open(self.logs / log_name, 'ab')
         try:
             return subprocess.Popen([sys.executable, '-m', 'rl_f1_driver.cli', *args],
                                     stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+                                    start_new_session=True, preexec_fn=_die_with_parent)
         finally:
             out.close()
 
@@ -577,23 +680,35 @@ class _Children:
         return f'localhost:{int(port_file.read_text().strip())}'
 
     def start_actor(self, i: int, address: str) -> None:
-        self.actors[i] = self._spawn(['actor', '--config', str(self.cfg_file), '--replay',
-                                      address, '--id', str(i)], f'actor-{i}.log')
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            self.actors[i] = self._spawn(['actor', '--config', str(self.cfg_file), '--replay',
+                                          address, '--id', str(i)], f'actor-{i}.log')
 
-    def watch(self, address: str, max_restarts: int = 3) -> None:
-        """Restart actors that die (a thread): the learner goes on with the others."""
+    def any_actor_alive(self) -> bool:
+        """False once every actor has ended and none will be restarted."""
+        with self.lock:
+            return any(p.poll() is None or (p.returncode != 0
+                                            and self.restarts.get(i, 0) < self.max_restarts)
+                       for i, p in self.actors.items())
+
+    def watch(self, address: str) -> None:
+        """Restart actors that fail (a thread): the learner goes on with the others. One
+        that ended by itself (exit 0: the learner has finished) is not restarted."""
         def loop() -> None:
             while not self.stopping.wait(1.0):
                 for i, proc in list(self.actors.items()):
                     code = proc.poll()
-                    if code is None or self.stopping.is_set():
+                    if code is None or code == 0 or self.stopping.is_set():
                         continue
                     n = self.restarts.get(i, 0)
-                    if n >= max_restarts:
+                    if n >= self.max_restarts:
                         continue
                     self.restarts[i] = n + 1
                     self.log(f'actor {i} ended (exit code {code}); restarting it '
-                             f'({n + 1}/{max_restarts}, log {self.logs / f"actor-{i}.log"})')
+                             f'({n + 1}/{self.max_restarts}, log '
+                             f'{self.logs / f"actor-{i}.log"})')
                     self.start_actor(i, address)
         threading.Thread(target=loop, name='actor-watch', daemon=True).start()
 
@@ -607,8 +722,9 @@ class _Children:
     def stop(self, grace: float = 20.0) -> None:
         """Actors first (SIGTERM: they stop at their next step, or within a second when the
         rate limiter holds them), then the server; SIGKILL what is left after `grace`."""
-        self.stopping.set()
-        actors = [p for p in self.actors.values() if p.poll() is None]
+        with self.lock:
+            self.stopping.set()
+            actors = [p for p in self.actors.values() if p.poll() is None]
         for proc in actors:
             proc.send_signal(signal.SIGTERM)
         deadline = time.perf_counter() + grace
@@ -623,6 +739,26 @@ class _Children:
             _wait_or_kill(self.server, deadline)
         for proc in actors:
             _wait_or_kill(proc, deadline)
+
+
+def _prctl():
+    import ctypes
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):   # not Linux
+        return None
+
+
+# Resolved here, not in the child: between fork and exec nothing may import or take locks.
+_PRCTL = _prctl()
+
+
+def _die_with_parent() -> None:
+    """In a child, before exec: SIGTERM it when the launching process dies (Linux), so a
+    learner killed without its clean-up (SIGKILL, out of memory) leaves no server or actors
+    behind."""
+    if _PRCTL is not None:
+        _PRCTL(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
 
 
 def _wait_or_kill(proc: subprocess.Popen, deadline: float) -> None:
@@ -650,9 +786,15 @@ def train_with_actors(cfg: Config, out_dir: Path, actors: int, *, resume: bool =
         children.watch(address)
         report = run_learner(cfg, out_dir, address, resume=resume,
                              allow_config_change=allow_config_change, log=log,
-                             monitor=monitor, on_server_lost=children.kill)
+                             monitor=monitor, on_server_lost=children.kill,
+                             actors_alive=children.any_actor_alive,
+                             resume_hint='rl-f1 train --actors N --resume')
     finally:
-        children.stop()
+        try:
+            children.stop()
+        except BaseException:   # another Ctrl-C while stopping: no process may outlive us
+            children.kill()
+            raise
     report['distributed']['actor_processes'] = actors
     report['distributed']['actor_restarts'] = dict(children.restarts)
     from .run_dir import write_json

@@ -24,10 +24,14 @@ from ..errors import UserError
 EXPERIENCE = 'experience'
 VARIABLES = 'variables'
 STATS = 'actor_stats'
-STATS_FIELDS = ('actor', 'incarnation', 'env_steps', 'episodes', 'return_sum', 'length_sum',
+STATS_FIELDS = ('actor', 'incarnation', 'session', 'env_steps', 'episodes', 'return_sum',
+                'length_sum',
                 'policy_version', 'steps_per_s')
 ENV_STEPS_KEY = 'env_steps'
-STOP_KEY = 'stop'
+# int64 [stop, session]: stop = 1 when the learner has finished; session = a number the
+# learner draws at start, so actor counters are counted once per learner session (an actor
+# that outlives a learner restart starts counting again for the resumed one).
+CONTROL_KEY = 'control'
 
 
 def parse_address(text: str) -> str:
@@ -55,10 +59,15 @@ def replay_data_spec(agent):
     return agent.collect_data_spec._replace(policy_info=tag_spec())
 
 
-def variables_nest(agent, global_step, env_steps, stop) -> dict:
+def variables_nest(agent, global_step, env_steps, control) -> dict:
     from tf_agents.experimental.distributed import reverb_variable_container as rvc
     return {rvc.POLICY_KEY: agent.collect_policy.variables(), rvc.TRAIN_STEP_KEY: global_step,
-            ENV_STEPS_KEY: env_steps, STOP_KEY: stop}
+            ENV_STEPS_KEY: env_steps, CONTROL_KEY: control}
+
+
+def control_variable():
+    import tensorflow as tf
+    return tf.Variable([0, 0], dtype=tf.int64, name='control')
 
 
 def make_tables(cfg: Config, agent, global_step, env_steps, stop) -> list:
@@ -105,7 +114,7 @@ def spec_agent(cfg: Config):
     env.close()
     global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
     env_steps = tf.Variable(0, dtype=tf.int64, name='env_steps')
-    stop = tf.Variable(0, dtype=tf.int64, name='stop')
+    stop = control_variable()
     agent, epsilon = build_agent(cfg, ts_spec, act_spec, env_steps, global_step)
     return agent, epsilon, global_step, env_steps, stop
 

@@ -120,6 +120,7 @@ class ExperienceSource(Protocol):
     def after_evaluation(self) -> None: ...
     def failure(self) -> Optional[BaseException]: ...   # the simulator lost, if it was
     def report(self) -> dict: ...                       # extra fields of report.json
+    def finish(self, stopped: str) -> None: ...          # training ended (why)
     def close(self) -> None: ...
 
 
@@ -242,6 +243,9 @@ class LocalSource:
     def report(self) -> dict:
         return {}
 
+    def finish(self, stopped: str) -> None:
+        pass
+
     def close(self) -> None:
         pass
 
@@ -293,6 +297,8 @@ def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], Experienc
 
     # --- environments ----------------------------------------------------------------------
     source = make_source()
+    stop_signal: list = []   # the _StopFlag below, once entered: waits in a source end early
+    source.should_stop = lambda: bool(stop_signal) and stop_signal[0].signal is not None
     eval_env = factory(evaluation_config(cfg), EVAL_INDEX)
     # Trained in both directions: evaluate both, and stop early only when both are driven.
     reverse_env = (factory(evaluation_config(cfg, 'reverse'), EVAL_INDEX - 1)
@@ -404,6 +410,7 @@ def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], Experienc
     try:
         with _StopFlag() as stop, _SaveOnSimulatorLoss(lost_simulator, checkpointer,
                                                        global_step, save_state, export, log):
+            stop_signal.append(stop)
             # --- initial random collection -----------------------------------------------------
             source.warm_up(resume, log)
 
@@ -474,6 +481,7 @@ def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], Experienc
                     next_ckpt = (done // tc.checkpoint_interval + 1) * tc.checkpoint_interval
 
         # --- wrap up: checkpoint, policy, figures, report ----------------------------------
+        source.finish(stopped)
         checkpointer.save(global_step=global_step)
         if stopped == 'interrupted':
             log(f'interrupted: checkpoint saved at env step {int(env_steps.numpy()):,}; '
