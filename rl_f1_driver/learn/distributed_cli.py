@@ -91,11 +91,14 @@ def _ros_actor(args: argparse.Namespace, cfg) -> int:
     with tempfile.TemporaryDirectory(prefix='rl_f1_actor_') as tmp:
         cfg_file = Path(tmp) / 'config.yaml'
         save_config(cfg, cfg_file)
-        return train_node.main([
-            '--ros-args', '--params-file', str(params.default_file()),
-            '-p', 'role:=actor', '-p', f'replay:={address}', '-p', f'actor_id:={args.id}',
-            '-p', f'config_file:={cfg_file}', '-p', f'track:={cfg.track}',
-            '-p', 'use_sim_time:=true'])
+        # Node-specific overrides (train_node:NAME:=VALUE): a plain -p applies to all nodes
+        # and loses to the params file's own train_node section.
+        values = {'role': 'actor', 'replay': address, 'actor_id': args.id,
+                  'config_file': cfg_file, 'track': cfg.track, 'use_sim_time': 'true'}
+        ros_args = ['--ros-args', '--params-file', str(params.default_file())]
+        for name, value in values.items():
+            ros_args += ['-p', f'train_node:{name}:={value}']
+        return train_node.main(ros_args)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
