@@ -414,10 +414,19 @@ def run_learner(cfg: Config, out_dir: Path, address: str, *, resume: bool = Fals
     if on_server_lost is not None:
         watchdog.on_lost.append(on_server_lost)
     with watchdog:
-        return run_training(cfg, out_dir,
-                            lambda: ReverbSource(cfg, address, log, actors_alive),
-                            resume=resume, eval_factory=eval_factory,
-                            allow_config_change=allow_config_change, log=log, monitor=monitor)
+        try:
+            return run_training(cfg, out_dir,
+                                lambda: ReverbSource(cfg, address, log, actors_alive),
+                                resume=resume, eval_factory=eval_factory,
+                                allow_config_change=allow_config_change, log=log,
+                                monitor=monitor)
+        except ReplayServerLost:
+            raise
+        except Exception:
+            # Any Reverb call (a weight push, a sample, the stats queue) may be the first to
+            # meet a lost server, with an error of its own: say what happened instead.
+            check_server(address, cfg.distributed.server_timeout)
+            raise
 
 
 # --- actor -----------------------------------------------------------------------------------
@@ -499,7 +508,13 @@ def run_actor(cfg: Config, address: str, actor: int, env, stop_event: threading.
     dc = cfg.distributed
     check_server(address, dc.server_timeout)
     with ServerWatchdog(address, dc.server_timeout, log, f'actor {actor}', stop_event):
-        return _drive_for_learner(cfg, address, actor, env, stop_event, log)
+        try:
+            return _drive_for_learner(cfg, address, actor, env, stop_event, log)
+        except ReplayServerLost:
+            raise
+        except Exception:
+            check_server(address, dc.server_timeout)   # a lost server: say so
+            raise
 
 
 def _drive_for_learner(cfg: Config, address: str, actor: int, env,
