@@ -64,9 +64,9 @@ class ServerWatchdog:
     the process with EXIT_SERVER_LOST.
     """
 
-    def __init__(self, address: str, timeout: float, log: Log, what: str,
+    def __init__(self, address: str, timeout: float, what: str,
                  stopping: Optional[threading.Event] = None):
-        self.address, self.timeout, self.log, self.what = address, timeout, log, what
+        self.address, self.timeout, self.what = address, timeout, what
         self.stopping = stopping  # set: the process was told to stop; a lost server is no error
         self.on_lost: list = []
         self._stop = threading.Event()
@@ -118,7 +118,6 @@ class ReverbSource:
         # This learner session's number: actors count their steps per session, so steps
         # counted in a checkpoint are not counted again after --resume.
         self.session = int.from_bytes(os.urandom(4), 'little') >> 1
-        check_server(self.address, self.dc.server_timeout)
         self._actors: dict = {}          # (actor, incarnation) -> latest stats row
         self._lag_sum, self._age_sum, self._lag_n = 0.0, 0.0, 0
         self._window_lag_sum, self._window_n = 0.0, 0     # since the last progress line
@@ -128,17 +127,10 @@ class ReverbSource:
         self._t0 = time.perf_counter()
         self._base_steps = 0
         self._waiting_since: Optional[float] = None
-        self._inserts_seen = 0
+        self._inserts_seen = self._inserts0 = self._samples0 = 0
 
     def specs(self) -> tuple:
-        from tf_agents.specs import tensor_spec
-
-        from ..env import env_from_config
-        env = env_from_config(self.cfg)
-        specs = (tensor_spec.from_spec(env.time_step_spec()),
-                 tensor_spec.from_spec(env.action_spec()))
-        env.close()
-        return specs
+        return replay.env_specs(self.cfg)
 
     def attach(self, agent, global_step, env_steps) -> None:
         import reverb
@@ -368,9 +360,9 @@ class ReverbSource:
             info = self._info()[EXPERIENCE].rate_limiter_info
             wall = max(1e-9, time.perf_counter() - self._t0)
             out['distributed']['replay_inserts_per_s'] = round(
-                (info.insert_stats.completed - getattr(self, '_inserts0', 0)) / wall, 1)
+                (info.insert_stats.completed - self._inserts0) / wall, 1)
             out['distributed']['replay_samples_per_s'] = round(
-                (info.sample_stats.completed - getattr(self, '_samples0', 0)) / wall, 1)
+                (info.sample_stats.completed - self._samples0) / wall, 1)
         except ReplayServerLost:
             pass
         return out
@@ -399,17 +391,13 @@ def run_learner(cfg: Config, out_dir: Path, address: str, *, resume: bool = Fals
                 resume_hint: str = 'restart the replay server, then the learner with '
                                    '--resume') -> dict:
     """The learner: trains from the replay server at `address` into `out_dir`. Evaluates on
-    the embedded simulator (the same circuit), whatever backend the actors drive."""
-    from ..env import env_from_config
+    the embedded simulator (the same circuit, run_training's default environments), whatever
+    backend the actors drive."""
     from .trainer import run_training
-
-    def eval_factory(c: Config, index: int):
-        return env_from_config(c, seed_offset=index)
-
     address = replay.parse_address(address)
     check_server(address, cfg.distributed.server_timeout)  # before the run directory
     ckpt = Path(out_dir) / 'checkpoints'
-    watchdog = ServerWatchdog(address, cfg.distributed.server_timeout, log,
+    watchdog = ServerWatchdog(address, cfg.distributed.server_timeout,
                               f'learner (its last checkpoint is in {ckpt}: {resume_hint})')
     if on_server_lost is not None:
         watchdog.on_lost.append(on_server_lost)
@@ -417,8 +405,7 @@ def run_learner(cfg: Config, out_dir: Path, address: str, *, resume: bool = Fals
         try:
             return run_training(cfg, out_dir,
                                 lambda: ReverbSource(cfg, address, log, actors_alive),
-                                resume=resume, eval_factory=eval_factory,
-                                allow_config_change=allow_config_change, log=log,
+                                resume=resume, allow_config_change=allow_config_change, log=log,
                                 monitor=monitor)
         except ReplayServerLost:
             raise
@@ -507,7 +494,7 @@ def run_actor(cfg: Config, address: str, actor: int, env, stop_event: threading.
     address = replay.parse_address(address)
     dc = cfg.distributed
     check_server(address, dc.server_timeout)
-    with ServerWatchdog(address, dc.server_timeout, log, f'actor {actor}', stop_event):
+    with ServerWatchdog(address, dc.server_timeout, f'actor {actor}', stop_event):
         try:
             return _drive_for_learner(cfg, address, actor, env, stop_event, log)
         except ReplayServerLost:
@@ -525,17 +512,12 @@ def _drive_for_learner(cfg: Config, address: str, actor: int, env,
     from tf_agents.metrics import py_metrics
     from tf_agents.policies import py_tf_eager_policy
     from tf_agents.replay_buffers import reverb_utils
-    from tf_agents.specs import tensor_spec
     from tf_agents.train import actor as actor_lib
 
-    from .agent import build_agent
     dc, tc = cfg.distributed, cfg.train
-    global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
-    env_steps = tf.Variable(0, dtype=tf.int64, name='env_steps')
-    control = replay.control_variable()   # [stop, learner session]
-    tf.random.set_seed(cfg.seed + 7919 * (actor + 1))
-    agent, _ = build_agent(cfg, tensor_spec.from_spec(env.time_step_spec()),
-                           tensor_spec.from_spec(env.action_spec()), env_steps, global_step)
+    tf.random.set_seed(cfg.seed + 7919 * (actor + 1))   # this actor's exploration
+    # control: [stop, learner session], pulled with the weights.
+    agent, _, global_step, env_steps, control = replay.spec_agent(cfg, env)
     weights = replay.variables_nest(agent, global_step, env_steps, control)
 
     t0 = last = time.perf_counter()

@@ -101,22 +101,34 @@ def make_tables(cfg: Config, agent, global_step, env_steps, stop) -> list:
     ]
 
 
-def spec_agent(cfg: Config):
-    """An agent built only for its specs and variables (server, actors): no training state."""
-    import tensorflow as tf
+def env_specs(cfg: Config, env=None) -> tuple:
+    """(time_step_spec, action_spec) as tensor specs, of `env` or of an embedded environment
+    of the config built for the purpose."""
     from tf_agents.specs import tensor_spec
 
     from ..env import env_from_config
+    own = env is None
+    env = env_from_config(cfg) if own else env
+    try:
+        return (tensor_spec.from_spec(env.time_step_spec()),
+                tensor_spec.from_spec(env.action_spec()))
+    finally:
+        if own:
+            env.close()
+
+
+def spec_agent(cfg: Config, env=None):
+    """The agent with its step counters and control variable, for its specs and variables
+    (server) or its collect policy (actors, with their own `env`): no training state."""
+    import tensorflow as tf
+
     from .agent import build_agent
-    env = env_from_config(cfg)
-    ts_spec = tensor_spec.from_spec(env.time_step_spec())
-    act_spec = tensor_spec.from_spec(env.action_spec())
-    env.close()
+    ts_spec, act_spec = env_specs(cfg, env)
     global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
     env_steps = tf.Variable(0, dtype=tf.int64, name='env_steps')
-    stop = control_variable()
+    control = control_variable()
     agent, epsilon = build_agent(cfg, ts_spec, act_spec, env_steps, global_step)
-    return agent, epsilon, global_step, env_steps, stop
+    return agent, epsilon, global_step, env_steps, control
 
 
 def serve(cfg: Config, stop_event: threading.Event, port: int = 0,

@@ -297,8 +297,8 @@ def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], Experienc
 
     # --- environments ----------------------------------------------------------------------
     source = make_source()
-    stop_signal: list = []   # the _StopFlag below, once entered: waits in a source end early
-    source.should_stop = lambda: bool(stop_signal) and stop_signal[0].signal is not None
+    stop = _StopFlag()   # its signal handlers are installed below; waits in a source end early
+    source.should_stop = lambda: stop.signal is not None
     eval_env = factory(evaluation_config(cfg), EVAL_INDEX)
     # Trained in both directions: evaluate both, and stop early only when both are driven.
     reverse_env = (factory(evaluation_config(cfg, 'reverse'), EVAL_INDEX - 1)
@@ -408,9 +408,8 @@ def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], Experienc
     # checkpoint, state and policy saved for --resume, and the backend's own error (the
     # TensorFlow graph around the environment wraps it in an op error).
     try:
-        with _StopFlag() as stop, _SaveOnSimulatorLoss(lost_simulator, checkpointer,
-                                                       global_step, save_state, export, log):
-            stop_signal.append(stop)
+        with stop, _SaveOnSimulatorLoss(lost_simulator, checkpointer, global_step, save_state,
+                                        export, log):
             # --- initial random collection -----------------------------------------------------
             source.warm_up(resume, log)
 
