@@ -20,7 +20,9 @@
 #     -v $PWD/runs:/ws/runs rl_f1_driver \
 #     ros2 launch rl_f1_driver train.launch.py circuit:=simple gui:=true rviz:=true
 # NVIDIA GPU (image built with GPU=true): add `--gpus all -e NVIDIA_DRIVER_CAPABILITIES=all`.
-# More in README.md, section "ROS 2 and Gazebo".
+# The test suite, ROS tests included (ROS is sourced, so test/run.sh builds the package first):
+#   docker run --rm rl_f1_driver bash -c 'cd src/rl_f1_driver && PY=/opt/venv/bin/python bash test/run.sh'
+# More in docs/ros2-and-gazebo.md and docs/tests-and-ci.md.
 FROM osrf/ros:humble-desktop
 
 ARG GPU=false

@@ -1,7 +1,8 @@
 # Two commands do all set-up on a fresh machine:
 #   make train   create .venv with the pinned stack if missing, then train on the embedded simulator
 #   make test    create .venv if missing, then run the whole test suite (test/run.sh; with
-#                ROS 2 sourced it builds the package with colcon first and runs the ROS tests)
+#                ROS 2 Humble sourced it builds the package with colcon first and runs the ROS
+#                tests; without ROS they skip: see docs/tests-and-ci.md)
 # With a ROS 2 install sourced (ROS_DISTRO set) the venv also sees the system site-packages:
 # ROS's own Python dependencies (lark, netifaces, colcon) live there on Ubuntu. The venv's
 # pinned packages still come first.
@@ -29,7 +30,7 @@ venv: $(STAMP)
 train: $(STAMP)
 	$(VENV)/bin/rl-f1 train --config $(CONFIG) $(if $(RUN),--out $(RUN)) $(ARGS)
 
-# With ROS 2 sourced, test/run.sh first builds the package with colcon (see README, Tests).
+# With ROS 2 sourced, test/run.sh first builds the package with colcon (docs/tests-and-ci.md).
 test: $(STAMP)
 	PY=$(PY) bash test/run.sh $(ARGS)
 

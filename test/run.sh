@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The test command behind `make test`: the whole suite, ROS tests included where ROS 2 is.
 #
-# With ROS 2 Humble sourced (ROS_DISTRO set: your own install, or ../shared/ros2-humble's
-# activate.sh as .ci/run does), the package is first built with colcon into a throw-away
-# workspace over it and that workspace is sourced, so the ROS tests run the installed package
-# as a user's `ros2 launch` does. Without ROS the ROS tests skip themselves.
+# With ROS 2 Humble sourced (ROS_DISTRO set: /opt/ros/humble, the ros:humble container of
+# .github/workflows/ros-humble.yml, the Docker image), the package is first built with colcon
+# into a throw-away workspace over it and that workspace is sourced, so the ROS tests run the
+# installed package as a user's `ros2 launch` does, and RL_F1_REQUIRE_ROS=1 (unless set
+# otherwise) makes a ROS test that cannot run fail instead of skipping. Without ROS (this
+# repository's CI, .ci/run) the ROS, launch and Gazebo tests skip themselves with a reason.
 #   test/run.sh [pytest arguments]      PY=python (default .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
