@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time to the first lap when training through the ROS graph (sim_node in lock-step).
 
-    . .venv/bin/activate; . /opt/ros/humble/setup.bash   # or ../shared/ros2-humble/activate.sh
+    . .venv/bin/activate; . /opt/ros/humble/setup.bash
     bash test/colcon_build.sh /tmp/ws .venv/bin/python && . /tmp/ws/install/setup.bash
     python bench/bench_ros_train.py [--seeds 0 1 2] [--config FILE] [--timeout 900]
                                     [--no-inprocess] [--keep]

@@ -7,7 +7,7 @@
 # scripts it installs start with that interpreter: it must be the venv's, which has
 # TensorFlow. So colcon runs on PY when PY can import it (apt's colcon, seen through a
 # --system-site-packages venv on Ubuntu), else the colcon on PATH runs with PY's folder first
-# on PATH (colcon from PyPI in the venv, or ../shared/ros2-humble's bundled one).
+# on PATH (e.g. colcon from PyPI in the venv).
 set -euo pipefail
 ws=${1:?usage: test/colcon_build.sh WS [PY]}
 PY=${2:-${PY:-.venv/bin/python}}

@@ -1,9 +1,9 @@
 """What the ROS tests need, and whether they run or skip.
 
 Without ROS 2 (a laptop with only the venv) the ROS tests skip, module by module. Where ROS
-must be there (CI sets RL_F1_REQUIRE_ROS=1 after activating the Humble build, and
-`make test` with a sourced Humble does too), a missing piece is an error instead: a ROS test
-that quietly skipped in CI would be a test that never ran.
+must be there (RL_F1_REQUIRE_ROS=1: `make test` with a sourced Humble sets it, as in the
+GitHub workflow and the Docker image), a missing piece is an error instead: a ROS test that
+quietly skipped there would be a test that never ran.
 """
 import itertools
 import os
