@@ -9,6 +9,7 @@ import json
 import sys
 from typing import Optional, Sequence
 
+from .cli_args import non_negative_int, port_number, positive_int, train_config
 from .errors import UserError
 
 
@@ -115,35 +116,6 @@ def _cmd_drive(args: argparse.Namespace) -> int:
     return 0
 
 
-def train_config(args: argparse.Namespace):
-    """The config of `rl-f1 train` (and learner, actor, replay-server): --config, then the
-    options that override it, checked before TensorFlow starts."""
-    from .config import load_config
-    overrides = {}
-    if getattr(args, 'track', None):
-        overrides['track'] = args.track
-    if getattr(args, 'observation', None):
-        overrides['env.observation'] = args.observation
-    if getattr(args, 'steps', None) is not None:
-        overrides['train.steps'] = args.steps
-    if getattr(args, 'seed', None) is not None:
-        overrides['seed'] = args.seed
-    for item in getattr(args, 'set', None) or []:
-        key, sep, value = item.partition('=')
-        if not sep:
-            raise UserError(f'--set {item!r}: expected KEY=VALUE, e.g. train.gamma=0.9')
-        import yaml
-        try:
-            overrides[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UserError(f'--set {item!r}: the value is not valid YAML '
-                            '(lists like [64, 64], numbers, true/false, words)') from None
-    cfg = load_config(*([args.config] if args.config else []), overrides=overrides)
-    from .track import load_circuit
-    load_circuit(cfg.track)  # a bad --track fails here, before TensorFlow starts
-    return cfg
-
-
 def _cmd_train(args: argparse.Namespace) -> int:
     import time
     from pathlib import Path
@@ -156,7 +128,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     monitor = train_monitor(args, cfg)
     try:
         if args.actors:
-            from .learn.distributed import train_with_actors
+            from .learn.distributed.launcher import train_with_actors
             report = train_with_actors(cfg, out, args.actors, resume=args.resume,
                                        allow_config_change=args.allow_config_change,
                                        monitor=monitor,
@@ -183,34 +155,9 @@ def _cmd_circuits(args: argparse.Namespace) -> int:
     return 0
 
 
-def _non_negative_int(text: str) -> int:
-    value = _positive_int(text) if text.strip() != '0' else 0
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected a number >= 1, got {value}')
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a port number, got {text!r}') from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f'expected a port in 0..65535, got {value}')
-    return value
-
-
 def _add_live_arguments(p: argparse.ArgumentParser) -> None:
     from .record.topics import DEFAULT_PORT
-    p.add_argument('--foxglove', nargs='?', const=DEFAULT_PORT, type=_port, metavar='PORT',
+    p.add_argument('--foxglove', nargs='?', const=DEFAULT_PORT, type=port_number, metavar='PORT',
                    help='serve the topics live to Foxglove over WebSocket on PORT '
                         f'(default {DEFAULT_PORT}; 0: any free port)'
                         + ('; the drive then runs in real time' if p.prog.endswith('drive')
@@ -229,13 +176,13 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument('--controller', choices=['policy', 'pid'], default='policy')
     d.add_argument('--config', help='config YAML for the PID controller')
     d.add_argument('--track', help='circuit to drive (default: the one it was trained on)')
-    d.add_argument('--laps', type=_positive_int, default=1)
+    d.add_argument('--laps', type=positive_int, default=1)
     d.add_argument('--direction', choices=['forward', 'reverse'], default='forward',
                    help="forward: the circuit file's order; reverse: the same loop the "
                         'other way, from the same start')
     d.add_argument('--seed', type=int, default=0)
     d.add_argument('--randomize', action='store_true', help='enable domain randomisation')
-    d.add_argument('--max-steps', type=_positive_int, help='time limit in control steps')
+    d.add_argument('--max-steps', type=positive_int, help='time limit in control steps')
     d.add_argument('--report', help='write the JSON report here')
     d.add_argument('--video', help='write the camera view with overlay (.mp4 or .avi)')
     d.add_argument('--plot', help='write the driven path over the circuit (.png)')
@@ -257,11 +204,11 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument('--controller', choices=['policy', 'pid'], default='policy')
     b.add_argument('--runtime', choices=['auto', 'numpy', 'tensorflow'], default='auto',
                    help='bench drive: policy runtime (see rl-f1 drive --help)')
-    b.add_argument('--frames', type=_positive_int, default=2000,
+    b.add_argument('--frames', type=positive_int, default=2000,
                    help='bench drive: frames to time')
     b.add_argument('--obs', choices=['lines', 'image'], action='append',
                    help='observation mode (repeat for both; default lines)')
-    b.add_argument('--steps', type=_positive_int, default=20000)
+    b.add_argument('--steps', type=positive_int, default=20000)
     b.add_argument('--track', default='simple')
     b.add_argument('--seed', type=int, default=0)
     b.add_argument('--config', help='config YAML layered over config/defaults.yaml')
@@ -273,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--out', help='run directory (default: runs/TRACK-OBS-sSEED-TIME)')
     t.add_argument('--track', help='built-in circuit name or circuit YAML path')
     t.add_argument('--observation', choices=['lines', 'image'])
-    t.add_argument('--steps', type=_positive_int, help='environment steps (train.steps)')
+    t.add_argument('--steps', type=positive_int, help='environment steps (train.steps)')
     t.add_argument('--seed', type=int)
     t.add_argument('--set', action='append', metavar='KEY=VALUE',
                    help='override any config key, e.g. --set train.gamma=0.9 (repeatable)')
@@ -281,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help='continue the run in --out from its last checkpoint')
     t.add_argument('--allow-config-change', action='store_true',
                    help='reuse a run directory made with a different config')
-    t.add_argument('--actors', type=_non_negative_int, default=0, metavar='N',
+    t.add_argument('--actors', type=non_negative_int, default=0, metavar='N',
                    help='N > 0: a Reverb replay server, N actor processes (each with its own '
                         'simulator) and the learner here (see README, Scale out); '
                         '0: everything in this process')
@@ -295,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .gazebo.cli import register as register_worlds
     register_worlds(sub)  # rl-f1 worlds: Gazebo worlds generated from the circuit files
-    from .learn.distributed_cli import register as register_distributed
+    from .learn.distributed.cli import register as register_distributed
     register_distributed(sub)  # rl-f1 replay-server / learner / actor
     return p
 

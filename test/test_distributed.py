@@ -184,12 +184,13 @@ def test_replay_tables_follow_the_config():
     import reverb
 
     from rl_f1_driver.config import load_config
-    from rl_f1_driver.learn import replay
+    from rl_f1_driver.learn.distributed import replay
+    from rl_f1_driver.learn.distributed.server import free_port
     cfg = load_config(overrides={'distributed.samples_per_insert': 4.0,
                                  'train.replay_capacity': 5000, 'train.n_step': 2})
     agent, _, step, env_steps, stop = replay.spec_agent(cfg)
     server = reverb.Server(replay.make_tables(cfg, agent, step, env_steps, stop),
-                           port=replay.free_port())
+                           port=free_port())
     try:
         info = reverb.Client(f'localhost:{server.port}').server_info(timeout=10)
         table = info[replay.EXPERIENCE]

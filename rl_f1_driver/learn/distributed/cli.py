@@ -1,19 +1,22 @@
 """`rl-f1 replay-server`, `rl-f1 learner`, `rl-f1 actor`: training across machines.
 
 All three read the same config (the learner's run config, copied to every machine), so they
-derive the same network, specs and replay tables. See README, "Scale out".
+derive the same network, specs and replay tables. See docs/scale-out.md.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
 
+from ...cli_args import non_negative_int, train_config
 
-def _config(args: argparse.Namespace):
-    from ..cli import train_config
-    return train_config(args)
+if TYPE_CHECKING:
+    from ...config import Config
 
 
 class _Signals:
@@ -33,8 +36,8 @@ class _Signals:
 
 
 def _cmd_replay_server(args: argparse.Namespace) -> int:
-    from .replay import serve
-    cfg = _config(args)
+    from .server import serve
+    cfg = train_config(args)
     with _Signals() as stop:
         serve(cfg, stop, port=args.port or 0, port_file=args.port_file,
               log=lambda s: print(s, flush=True))
@@ -44,10 +47,10 @@ def _cmd_replay_server(args: argparse.Namespace) -> int:
 def _cmd_learner(args: argparse.Namespace) -> int:
     import time
 
-    from .distributed import run_learner
+    from .learner import run_learner
     from .replay import parse_address
     parse_address(args.replay)
-    cfg = _config(args)
+    cfg = train_config(args)
     out = Path(args.out) if args.out else Path('runs') / (
         f'{Path(cfg.track).stem}-{cfg.env.observation}-s{cfg.seed}-learner-'
         + time.strftime('%Y%m%d-%H%M%S'))
@@ -58,11 +61,11 @@ def _cmd_learner(args: argparse.Namespace) -> int:
 
 
 def _cmd_actor(args: argparse.Namespace) -> int:
-    from .distributed import run_actor
-    from ..env import env_from_config
+    from ...env import env_from_config
+    from .actor import run_actor
     from .replay import parse_address
     parse_address(args.replay)
-    cfg = _config(args)
+    cfg = train_config(args)
     if args.backend == 'ros':
         return _ros_actor(args, cfg)
     env = env_from_config(cfg, seed_offset=args.id)
@@ -77,28 +80,39 @@ def _cmd_actor(args: argparse.Namespace) -> int:
 def _ros_actor(args: argparse.Namespace, cfg) -> int:
     """train_node in its actor role, with the installed config/ros.yaml: the camera and
     cmd_vel topics and the reset services of the ROS graph (Gazebo or sim_node)."""
-    import tempfile
-
-    from ..config import save_config
-    from ..errors import UserError
+    from ...config import ros_params
+    from ...errors import UserError
     from .replay import parse_address
     try:
-        from ..ros import params, train_node
+        from ...ros import train_node
     except ImportError as exc:
         raise UserError(f'--backend ros needs ROS 2 Humble sourced ({exc.name} not found): '
                         '. /opt/ros/humble/setup.bash, then the workspace') from None
     address = parse_address(args.replay)
-    with tempfile.TemporaryDirectory(prefix='rl_f1_actor_') as tmp:
-        cfg_file = Path(tmp) / 'config.yaml'
-        save_config(cfg, cfg_file)
+    with config_without_a_file(cfg) as cfg_file:
         # Node-specific overrides (train_node:NAME:=VALUE): a plain -p applies to all nodes
         # and loses to the params file's own train_node section.
         values = {'role': 'actor', 'replay': address, 'actor_id': args.id,
                   'config_file': cfg_file, 'track': cfg.track, 'use_sim_time': 'true'}
-        ros_args = ['--ros-args', '--params-file', str(params.default_file())]
+        ros_args = ['--ros-args', '--params-file', str(ros_params.default_file())]
         for name, value in values.items():
             ros_args += ['-p', f'train_node:{name}:={value}']
         return train_node.main(ros_args)
+
+
+@contextlib.contextmanager
+def config_without_a_file(cfg: Config) -> Iterator[str]:
+    """`cfg` as YAML behind a path this process can read (train_node in-process reads its
+    config from a file), but with no name on any file system: a memory file, gone with the
+    process however it ends. A folder in /tmp would outlive an actor killed with SIGKILL."""
+    from ...config import save_config
+    fd = os.memfd_create('rl_f1_actor_config')   # Linux, as ROS 2 Humble
+    try:
+        path = f'/proc/self/fd/{fd}'
+        save_config(cfg, path)
+        yield path
+    finally:
+        os.close(fd)
 
 
 def _add_config_args(p: argparse.ArgumentParser) -> None:
@@ -109,11 +123,10 @@ def _add_config_args(p: argparse.ArgumentParser) -> None:
 
 
 def register(sub) -> None:
-    from ..cli import _non_negative_int
     s = sub.add_parser('replay-server', help='run the Reverb replay server of a distributed '
                                              'training (experience, weights, actor stats)')
     _add_config_args(s)
-    s.add_argument('--port', type=_non_negative_int, default=0,
+    s.add_argument('--port', type=non_negative_int, default=0,
                    help='TCP port (default: distributed.port, 0 = a free one)')
     s.add_argument('--port-file', help='write the port here once listening')
     s.set_defaults(func=_cmd_replay_server)
@@ -134,7 +147,7 @@ def register(sub) -> None:
                                      'send the experience to a replay server')
     _add_config_args(a)
     a.add_argument('--replay', required=True, metavar='HOST:PORT')
-    a.add_argument('--id', type=_non_negative_int, default=0,
+    a.add_argument('--id', type=non_negative_int, default=0,
                    help='actor number: seeds its environment, tags its data')
     a.add_argument('--backend', choices=['embedded', 'ros'], default='embedded',
                    help='embedded simulator, or the ROS 2 graph (Gazebo or sim_node, with '

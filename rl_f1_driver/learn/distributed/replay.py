@@ -1,4 +1,4 @@
-"""The Reverb replay server shared by the learner and the actors: its tables and its process.
+"""The Reverb replay tables shared by server, learner and actors, and the specs behind them.
 
 Three tables, all defined from the run's config (so every process derives the same
 signatures from the same config file):
@@ -14,12 +14,8 @@ signatures from the same config file):
 """
 from __future__ import annotations
 
-import socket
-import threading
-from typing import Callable, Optional
-
-from ..config import Config
-from ..errors import UserError
+from ...config import Config
+from ...errors import UserError
 
 EXPERIENCE = 'experience'
 VARIABLES = 'variables'
@@ -40,12 +36,6 @@ def parse_address(text: str) -> str:
     if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
         raise UserError(f'--replay {text!r}: expected HOST:PORT, e.g. localhost:8000')
     return f'{host}:{int(port)}'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('', 0))
-        return s.getsockname()[1]
 
 
 def tag_spec():
@@ -106,7 +96,7 @@ def env_specs(cfg: Config, env=None) -> tuple:
     of the config built for the purpose."""
     from tf_agents.specs import tensor_spec
 
-    from ..env import env_from_config
+    from ...env import env_from_config
     own = env is None
     env = env_from_config(cfg) if own else env
     try:
@@ -122,46 +112,10 @@ def spec_agent(cfg: Config, env=None):
     (server) or its collect policy (actors, with their own `env`): no training state."""
     import tensorflow as tf
 
-    from .agent import build_agent
+    from ..agent import build_agent
     ts_spec, act_spec = env_specs(cfg, env)
     global_step = tf.Variable(0, dtype=tf.int64, name='global_step')
     env_steps = tf.Variable(0, dtype=tf.int64, name='env_steps')
     control = control_variable()
     agent, epsilon = build_agent(cfg, ts_spec, act_spec, env_steps, global_step)
     return agent, epsilon, global_step, env_steps, control
-
-
-def serve(cfg: Config, stop_event: threading.Event, port: int = 0,
-          log: Callable[[str], None] = print, port_file: Optional[str] = None) -> None:
-    """Run the replay server until `stop_event` is set (by SIGINT/SIGTERM)."""
-    import reverb
-    import tempfile
-    agent, _, global_step, env_steps, stop = spec_agent(cfg)
-    # A fixed port, chosen here when 0: Reverb's port=0 reports 0 back, not the real port.
-    port = port or cfg.distributed.port or free_port()
-    # Reverb keeps a checkpointer directory; a temporary one, removed at exit, instead of one
-    # left in /tmp per start.
-    scratch = tempfile.TemporaryDirectory(prefix='rl_f1_reverb_')
-    try:
-        server = reverb.Server(
-            make_tables(cfg, agent, global_step, env_steps, stop), port=port,
-            checkpointer=reverb.checkpointers.DefaultCheckpointer(scratch.name))
-    except Exception as exc:  # noqa: BLE001 - a port in use is a RuntimeError from gRPC
-        scratch.cleanup()
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-        raise UserError(f'replay server: cannot listen on port {port} ({first})') from None
-    log(f'replay server listening on port {server.port} (tables {EXPERIENCE}, {VARIABLES}, '
-        f'{STATS}; capacity {cfg.train.replay_capacity:,}, '
-        f'{cfg.distributed.samples_per_insert:g} samples per insert)')
-    if port_file:
-        from pathlib import Path
-
-        from .run_dir import write_atomic
-        write_atomic(Path(port_file), f'{server.port}\n')
-    try:
-        while not stop_event.wait(1.0):  # the server works in its own threads
-            pass
-    finally:
-        server.stop()
-        scratch.cleanup()
-        log('replay server stopped')
