@@ -146,7 +146,7 @@ def _run_actor(cfg: Config, p: Dict[str, Any], env_factory: Any, log: Any) -> in
     the replay server `replay`; the same actor as `rl-f1 actor --backend embedded`."""
     import threading
 
-    from ..learn.distributed import run_actor
+    from ..learn.distributed.actor import run_actor
     if not p['replay'].strip():
         raise UserError('role actor needs the replay server: replay:=HOST:PORT '
                         '(rl-f1 replay-server prints its port)')
