@@ -380,3 +380,24 @@ def test_marked_doc_commands_run(page, command):
                           env=env)
     assert proc.returncode == 0, f'{page}: {command}\n{proc.stdout}\n{proc.stderr}'
     assert proc.stdout.strip(), f'{page}: {command} printed nothing'
+
+
+def test_source_paths_named_in_the_docs_exist():
+    """`learn/trainer.py`, `config/ros.yaml`, `test/gazebo/run_smoke.sh`, `test_sdformat.py`:
+    a path written in the docs is found from the repository root, the package or test/."""
+    path = re.compile(r'^[\w./-]+\.(?:py|sh|cc|rviz|yml|yaml|json)$')
+    problems, seen = [], 0
+    for page in DOCS:
+        for text in code_texts(_text(page)):
+            for word in text.split():
+                word = word.strip('`()[],;:').replace('src/rl_f1_driver/', '', 1)  # image
+                if not path.match(word) or re.search(r'[A-Z]{3}', word) or (
+                        '/' not in word and not word.startswith('test_')):
+                    continue
+                if word.startswith(('/', 'runs/')) or word.endswith('config.yaml'):
+                    continue   # outputs and absolute paths, not sources
+                seen += 1
+                if not any((ROOT / base / word).exists() for base in ('', 'rl_f1_driver', 'test')):
+                    problems.append(f'{_doc_id(page)}: {word}')
+    assert seen >= 20
+    assert sorted(set(problems)) == []
