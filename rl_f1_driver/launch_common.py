@@ -3,9 +3,11 @@
 Imported by the launch files only, at launch time (the package is on PYTHONPATH in a sourced
 workspace). It uses the launch and launch_ros Python APIs, never rclpy.
 """
-from launch.actions import DeclareLaunchArgument, IncludeLaunchDescription, Shutdown
+import os
+import sys
+
+from launch.actions import DeclareLaunchArgument, ExecuteProcess, Shutdown
 from launch.conditions import IfCondition
-from launch.launch_description_sources import PythonLaunchDescriptionSource
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution, PythonExpression
 from launch_ros.actions import Node
 from launch_ros.parameter_descriptions import ParameterValue
@@ -16,6 +18,10 @@ PACKAGE = 'rl_f1_driver'
 # arguments under the node's own name instead of `/**`, so they override the node's section of
 # the parameter file (in Humble a node-specific entry beats a wildcard whatever the order).
 NAMESPACE = ''
+# gzserver ignores SIGINT and SIGTERM: it runs under rl_f1_driver.process_guard, which sends
+# SIGINT and SIGKILLs it this many seconds later. Launch's own SIGTERM comes later still.
+GUARD_GRACE = 3.0
+GUARD_MARGIN = 2.0   # s launch waits beyond the guard's own limits before its SIGTERM
 
 
 def node(executable: str, parameters: list, required: bool = False, **kwargs) -> Node:
@@ -98,23 +104,68 @@ def simulation_arguments(circuit_description, gui_default, config_description,
     ]
 
 
-def gazebo_actions(server_condition=None, client_condition=None):
-    """gzserver with `world`, our config/gazebo.yaml (clock rate) and `verbose`; gzclient."""
-    gazebo_launch = PathJoinSubstitution([FindPackageShare('gazebo_ros'), 'launch'])
+def guarded(cmd: list, name: str, hold_while: tuple = (), hold_max: float = 0.0) -> list:
+    """`cmd` run under rl_f1_driver.process_guard (see there): stopped for sure, however the
+    launch ends. The guard runs on this launch's Python, which imports this package."""
+    hold = [a for n in hold_while for a in ('--hold-while', n)]
+    if hold:
+        hold += ['--hold-max', f'{hold_max:g}']
+    return [sys.executable, '-m', f'{PACKAGE}.process_guard', '--grace', f'{GUARD_GRACE:g}',
+            '--name', name, *hold, '--', *cmd]
+
+
+def gazebo_environment() -> dict:
+    """GAZEBO_MODEL/PLUGIN/RESOURCE_PATH as gazebo_ros's launch files set them: the paths the
+    installed packages export (our worlds/models among them), then the user's."""
+    try:
+        from scripts import GazeboRosPaths   # gazebo_ros's helper, where it is installed
+        paths = list(GazeboRosPaths.get_paths())
+    except Exception:  # noqa: BLE001 - no gazebo_ros: only the user's paths
+        paths = ['', '', '']
+    env = {}
+    for key, value in zip(('GAZEBO_MODEL_PATH', 'GAZEBO_PLUGIN_PATH', 'GAZEBO_RESOURCE_PATH'),
+                          paths):
+        joined = os.pathsep.join(p for p in (value, os.environ.get(key, '')) if p)
+        if joined:
+            env[key] = joined
+    return env
+
+
+def _flag(name: str, option: str):
+    """`option` when the boolean launch argument `name` is true, else '' (the guard drops it)."""
+    return PythonExpression(["'", option, "' if '", LaunchConfiguration(name),
+                             "'.lower() in ('true', '1') else ''"])
+
+
+def gazebo_actions(server_condition=None, client_condition=None, hold_while: tuple = (),
+                   hold_max: float = 0.0):
+    """gzserver with `world`, our config/gazebo.yaml (clock rate) and `verbose`; gzclient.
+
+    The command line of gazebo_ros's gzserver.launch.py with its defaults (the init, factory
+    and force_system plugins, the params file between --ros-args and --), but run under our
+    process guard: gzserver ignores SIGINT and SIGTERM, and ros2 launch that gets SIGTERM
+    leaves its processes behind. When gzserver ends the launch ends (server_required).
+    `hold_while`: node executables that still need the simulator after Ctrl-C (the trainer
+    evaluates and exports), kept at most `hold_max` s.
+    """
+    server = ['gzserver', LaunchConfiguration('world'), _flag('verbose', '--verbose'),
+              '-s', 'libgazebo_ros_init.so', '-s', 'libgazebo_ros_factory.so',
+              '-s', 'libgazebo_ros_force_system.so',
+              '--ros-args', '--params-file',
+              PathJoinSubstitution([_share(), 'config', 'gazebo.yaml']), '--']
+    env = gazebo_environment()
+    # Launch's SIGTERM (and SIGKILL 2 s later) only if the guard itself hangs.
+    server_wait = hold_max + GUARD_GRACE + GUARD_MARGIN
     return [
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(PathJoinSubstitution([gazebo_launch,
-                                                                'gzserver.launch.py'])),
-            launch_arguments={
-                'world': LaunchConfiguration('world'),
-                'params_file': PathJoinSubstitution([_share(), 'config', 'gazebo.yaml']),
-                'verbose': LaunchConfiguration('verbose'),
-                'server_required': 'true',
-            }.items(),
+        ExecuteProcess(
+            cmd=guarded(server, 'gzserver', hold_while, hold_max), name='gzserver',
+            output='both', additional_env=env, on_exit=Shutdown(reason='gzserver ended'),
+            sigterm_timeout=f'{server_wait:g}', sigkill_timeout='2',
             condition=server_condition),
-        IncludeLaunchDescription(
-            PythonLaunchDescriptionSource(PathJoinSubstitution([gazebo_launch,
-                                                                'gzclient.launch.py'])),
+        ExecuteProcess(
+            cmd=guarded(['gzclient', _flag('verbose', '--verbose')], 'gzclient'),
+            name='gzclient', output='screen', additional_env=env,
+            sigterm_timeout=f'{GUARD_GRACE + GUARD_MARGIN:g}', sigkill_timeout='2',
             condition=client_condition),
     ]
 
@@ -128,9 +179,12 @@ def simulation_actions(sim_required=False, stop_timeout=None):
     the trainer's last steps and evaluation first; see sim_node's drain_timeout).
     """
     extra = {} if stop_timeout is None else {'sigterm_timeout': str(stop_timeout)}
+    # The trainer needs Gazebo for its last steps after Ctrl-C as it needs sim_node.
+    hold = {} if stop_timeout is None else {'hold_while': ('train_node',),
+                                            'hold_max': float(stop_timeout)}
     return [
         *gazebo_actions(server_condition=_is('simulator', 'gazebo'),
-                        client_condition=_both('simulator', 'gazebo', 'gui')),
+                        client_condition=_both('simulator', 'gazebo', 'gui'), **hold),
         node('sim_node', [{'track': string_param('circuit'),
                            'config_file': string_param('config'),
                            'stepping': string_param('stepping')}],

@@ -19,9 +19,8 @@ COMMON = 'rl_f1_driver.launch_common'
 # The launch / launch_ros API the launch files may use (ROS 2 Humble).
 API = {
     'launch': ['LaunchDescription'],
-    'launch.actions': ['DeclareLaunchArgument', 'IncludeLaunchDescription', 'Shutdown'],
+    'launch.actions': ['DeclareLaunchArgument', 'ExecuteProcess', 'Shutdown'],
     'launch.conditions': ['IfCondition'],
-    'launch.launch_description_sources': ['PythonLaunchDescriptionSource'],
     'launch.substitutions': ['LaunchConfiguration', 'PathJoinSubstitution', 'PythonExpression'],
     'launch_ros': [],
     'launch_ros.actions': ['Node'],
@@ -177,23 +176,78 @@ def test_nodes_started_exist_and_get_the_parameter_file(name, executables):
         [_share('rl_f1_driver'), 'config', 'ros.yaml'])
 
 
+def _guarded(process):
+    """The guard's options and the command it runs, from an ExecuteProcess's cmd."""
+    cmd = process.kw('cmd')
+    assert cmd[:3] == [sys.executable, '-m', 'rl_f1_driver.process_guard']
+    split = cmd.index('--')
+    return cmd[3:split], cmd[split + 1:]
+
+
+def _processes(entities):
+    return {p.kw('name'): p for p in _of(entities, S.ExecuteProcess)}
+
+
 @pytest.mark.parametrize('path', LAUNCH, ids=lambda p: p.name)
-def test_gazebo_is_started_through_gazebo_ros_with_our_world_and_clock_rate(path):
+def test_gazebo_runs_under_the_guard_with_gazebo_ros_plugins_our_world_and_clock_rate(path):
     entities, _ = generate(path)
-    gazebo_launch = S.PathJoinSubstitution([_share('gazebo_ros'), 'launch'])
-    includes = _of(entities, S.IncludeLaunchDescription)
-
-    def source(file):
-        return S.PythonLaunchDescriptionSource(S.PathJoinSubstitution([gazebo_launch, file]))
-
-    (server,) = [i for i in includes if i.args[0] == source('gzserver.launch.py')]
-    assert [i for i in includes if i.args[0] == source('gzclient.launch.py')]
-    launch_arguments = server.kw('launch_arguments')
-    assert launch_arguments['world'] == S.LaunchConfiguration('world')
-    assert launch_arguments['params_file'] == S.PathJoinSubstitution(
-        [_share('rl_f1_driver'), 'config', 'gazebo.yaml'])
+    processes = _processes(entities)
+    assert set(processes) == {'gzserver', 'gzclient'}
+    server = processes['gzserver']
+    options, cmd = _guarded(server)
+    # What gazebo_ros's gzserver.launch.py runs by default, with our world and params file.
+    assert cmd[:2] == ['gzserver', S.LaunchConfiguration('world')]
+    plugins = [cmd[i + 1] for i, a in enumerate(cmd) if a == '-s']
+    assert plugins == ['libgazebo_ros_init.so', 'libgazebo_ros_factory.so',
+                       'libgazebo_ros_force_system.so']
+    ros_args = cmd[cmd.index('--ros-args'):]
+    assert ros_args == ['--ros-args', '--params-file', S.PathJoinSubstitution(
+        [_share('rl_f1_driver'), 'config', 'gazebo.yaml']), '--']
+    # server_required: when gzserver (so its guard) ends, the launch ends.
+    assert isinstance(server.kw('on_exit'), S.Shutdown)
+    grace = float(options[options.index('--grace') + 1])
+    hold = float(options[options.index('--hold-max') + 1]) if '--hold-max' in options else 0.0
+    # Launch's SIGTERM only after the guard had its time (SIGTERM would end its hold).
+    assert float(server.kw('sigterm_timeout')) > hold + grace
+    if path.name != 'train.launch.py':
+        # Ctrl-C, SIGTERM or the main node ending: gone within the 10 s budget.
+        assert hold == 0.0 and grace + float(server.kw('sigkill_timeout')) < 10.0
+    client_options, client = _guarded(processes['gzclient'])
+    assert client[0] == 'gzclient'
     world = _arguments(entities)['world']
     # Humble's PathJoinSubstitution takes one substitution per part (a nested list fails at
     # launch time): the folder is joined, then the extension appended.
     assert world.kw('default_value') == [S.PathJoinSubstitution(
         [_share('rl_f1_driver'), 'worlds', S.LaunchConfiguration('circuit')]), '.world']
+
+
+def test_training_keeps_gazebo_while_the_trainer_finishes_after_ctrl_c():
+    entities, _ = generate(ROOT / 'launch' / 'train.launch.py')
+    options, _ = _guarded(_processes(entities)['gzserver'])
+    assert options[options.index('--hold-while') + 1] == 'train_node'
+    (trainer,) = [n for n in _of(entities, S.Node) if n.kw('executable') == 'train_node']
+    # Held as long as launch lets the trainer finish (then the trainer is gone anyway).
+    assert float(options[options.index('--hold-max') + 1]) >= float(
+        trainer.kw('sigterm_timeout'))
+
+
+@pytest.mark.parametrize('path', LAUNCH, ids=lambda p: p.name)
+def test_the_guard_accepts_the_command_line_the_launch_file_builds(path, monkeypatch):
+    from rl_f1_driver import process_guard
+    entities, _ = generate(path)
+    seen = {}
+
+    class Recorder(process_guard.Guard):
+        def start(self):
+            seen['cmd'] = self.cmd
+            raise OSError('not started in this test')
+
+    monkeypatch.setattr(process_guard, 'Guard', Recorder)
+    monkeypatch.setattr(process_guard, 'set_parent_death_signal', lambda sig: True)
+    monkeypatch.setattr(Recorder, 'install_signal_handlers', lambda self: None)
+    cmd = _processes(entities)['gzserver'].kw('cmd')
+    # Substitutions stand for text at launch time; a switched-off flag expands to ''.
+    text = ['' if isinstance(a, S.PythonExpression) else a if isinstance(a, str) else 'X'
+            for a in cmd[3:]]
+    assert process_guard.main(text) == 127
+    assert seen['cmd'][0] == 'gzserver' and '' not in seen['cmd']
