@@ -15,7 +15,7 @@ from rl_f1_driver import cli
 from rl_f1_driver.config import load_config
 from rl_f1_driver.drive.controller import load_controller
 from rl_f1_driver.drive.runner import drive
-from rl_f1_driver.gazebo.car import car_front
+from rl_f1_driver.scene import car_front
 from rl_f1_driver.record.topics import Topics
 from rl_f1_driver.track import load_circuit
 

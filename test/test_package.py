@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rl_f1_driver.ros import params
+from rl_f1_driver.config import ros_params as params
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = 'rl_f1_driver'

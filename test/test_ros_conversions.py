@@ -5,7 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from rl_f1_driver.ros import conversions as cv
+from rl_f1_driver.messages import conversions as cv
 from rl_f1_driver.sim.types import Pose2D, Twist
 
 rosbags_typesys = pytest.importorskip('rosbags.typesys')

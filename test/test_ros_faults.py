@@ -114,7 +114,7 @@ def test_reset_service_that_never_answers_is_an_error_naming_it():
     from sensor_msgs.msg import Image
 
     from rl_f1_driver.config import load_config
-    from rl_f1_driver.ros import params
+    from rl_f1_driver.config import ros_params as params
     from rl_f1_driver.ros.frame_gate import LinkTimeout
     from rl_f1_driver.ros.gazebo_link import GazeboLink
     from rl_f1_driver.ros.node_util import BackgroundSpinner, image_msg, time_msg

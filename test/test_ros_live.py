@@ -23,7 +23,7 @@ from sensor_msgs.msg import Image  # noqa: E402
 
 from rl_f1_driver.config import load_config  # noqa: E402
 from rl_f1_driver.perception import LineDetector  # noqa: E402
-from rl_f1_driver.ros import params  # noqa: E402
+from rl_f1_driver.config import ros_params as params  # noqa: E402
 from rl_f1_driver.ros.drive_node import DriveNode  # noqa: E402
 from rl_f1_driver.ros.frame_gate import LinkTimeout  # noqa: E402
 from rl_f1_driver.ros.gazebo_link import GazeboLink  # noqa: E402
@@ -228,7 +228,7 @@ def test_drive_node_publishes_lap_and_episode_statistics_from_odometry():
     from nav_msgs.msg import Odometry
     from std_msgs.msg import String
 
-    from rl_f1_driver.ros import conversions as cv
+    from rl_f1_driver.messages import conversions as cv
     from rl_f1_driver.ros.drive_node import STATS_QOS
 
     prefix = f't{next(_ids)}'

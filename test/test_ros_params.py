@@ -3,7 +3,7 @@ import pytest
 import yaml
 
 from rl_f1_driver.errors import ConfigError
-from rl_f1_driver.ros import params
+from rl_f1_driver.config import ros_params as params
 
 
 def _write(tmp_path, data):

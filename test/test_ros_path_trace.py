@@ -1,7 +1,7 @@
 """Path recording for the monitoring topics."""
 import pytest
 
-from rl_f1_driver.ros.path_trace import PathTrace
+from rl_f1_driver.messages.path_trace import PathTrace
 from rl_f1_driver.sim.types import Pose2D
 
 

@@ -19,12 +19,12 @@ from rl_f1_driver.config import load_config
 from rl_f1_driver.gazebo import cli as worlds_cli
 from rl_f1_driver.gazebo.car import part_corners, visible_in_camera
 from rl_f1_driver.gazebo import mesh as mesh_mod
-from rl_f1_driver.gazebo.world import (CAR_Z, CHORD_TOL, KERB_TOP, LINE_TOP, MAX_VISUALS,
-                                       MODELS_DIR, ROAD_TOP, WorldNames, build_world,
-                                       mesh_model_name, segment_loop, world_filename,
-                                       write_worlds)
+from rl_f1_driver.gazebo.world import (CHORD_TOL, MAX_VISUALS, MODELS_DIR, WorldNames,
+                                       build_world, mesh_model_name, segment_loop,
+                                       world_filename, write_worlds)
 from rl_f1_driver.paths import worlds_dir
-from rl_f1_driver.ros import params
+from rl_f1_driver.config import ros_params as params
+from rl_f1_driver.scene import CAR_Z, KERB_TOP, LINE_TOP, ROAD_TOP
 from rl_f1_driver.sim.render import KERB_WIDTH, Palette
 from rl_f1_driver.track import builtin_names, load_circuit
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Any, Callable, Optional, Protocol
 
 import numpy as np
 
@@ -16,8 +16,16 @@ from ..sim.types import ZERO_TWIST, Pose2D
 from ..track import Circuit, TrackTracker
 from .controller import Controller
 
-if TYPE_CHECKING:
-    from ..record.recorder import DriveRecorder
+
+class StepRecorder(Protocol):
+    """What a drive tells its recorder (record.DriveRecorder is one): declared here, so this
+    layer does not import the recording layer above it."""
+
+    def start(self, frame: Any) -> None: ...
+
+    def step(self, frame: Any, command: Any, reading: Any = None, **kwargs: Any) -> None: ...
+
+    def end(self, frame: Any, reason: str) -> None: ...
 
 
 DIRECTIONS = ('forward', 'reverse')
@@ -27,7 +35,7 @@ def drive(controller: Controller, circuit: Circuit, laps: int = 1, seed: int = 0
           start: float = 0.0, video: Optional[Path] = None, max_steps: Optional[int] = None,
           config: Optional[Config] = None,
           progress: Optional[Callable[[str], None]] = None,
-          direction: str = 'forward', recorder: Optional['DriveRecorder'] = None,
+          direction: str = 'forward', recorder: Optional[StepRecorder] = None,
           pace: Optional[float] = None) -> dict:
     """Drive from `start` (lap fraction) until `laps` laps, a crash, a lost line or time-out.
 

@@ -10,54 +10,11 @@ they never appear in its image (the embedded camera sees no car either).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from typing import List, Tuple
 
 from ..config import CameraConfig
+from ..scene import HELMET, TYRE, body_parts, camera_mount, car_front, wheels
 from .sdf import attr, box_visual, material, nums, pose, text
-
-BODY = (120, 40, 20)        # BGR dark blue: never red, so perception cannot mistake the car
-WING = (60, 60, 60)
-TYRE = (25, 25, 25)
-HELMET = (0, 200, 255)
-
-
-@dataclass(frozen=True)
-class Part:
-    name: str
-    size: Tuple[float, float, float]      # x, y, z extent (m)
-    centre: Tuple[float, float, float]    # in the car frame: x forward, y left, z up
-    bgr: Tuple[int, int, int]
-
-
-def body_parts(front: float) -> List[Part]:
-    """Boxes of the car body; `front` is the x of the foremost point (just behind the camera)."""
-    def box(name, x0, x1, width, z0, z1, bgr, y=0.0):
-        return Part(name, (x1 - x0, width, z1 - z0), ((x0 + x1) / 2, y, (z0 + z1) / 2), bgr)
-    f = front
-    return [
-        box('front_wing', f - 0.30, f, 1.60, 0.05, 0.10, WING),
-        box('nose', f - 0.90, f, 0.30, 0.10, 0.25, BODY),
-        box('monocoque', f - 3.00, f - 0.90, 0.70, 0.10, 0.45, BODY),
-        box('sidepods', f - 2.60, f - 1.30, 1.30, 0.10, 0.40, BODY),
-        box('engine_cover', f - 2.60, f - 1.60, 0.35, 0.45, 0.75, BODY),
-        box('rear_wing', f - 3.70, f - 3.35, 1.00, 0.80, 0.85, WING),
-        box('rear_wing_left_plate', f - 3.75, f - 3.30, 0.03, 0.40, 0.90, WING, 0.5),
-        box('rear_wing_right_plate', f - 3.75, f - 3.30, 0.03, 0.40, 0.90, WING, -0.5),
-    ]
-
-
-def wheels(front: float) -> List[Tuple[str, float, float, float, float]]:
-    """(name, x, y, radius, width) of the four wheels."""
-    return [('wheel_front_left', front - 0.55, 0.75, 0.33, 0.35),
-            ('wheel_front_right', front - 0.55, -0.75, 0.33, 0.35),
-            ('wheel_rear_left', front - 3.25, 0.72, 0.35, 0.40),
-            ('wheel_rear_right', front - 3.25, -0.72, 0.35, 0.40)]
-
-
-def car_front(camera: CameraConfig) -> float:
-    """Foremost x of the body: 5 cm behind the camera."""
-    return camera.mount_forward - 0.05
 
 
 def part_corners(camera: CameraConfig) -> List[Tuple[str, Tuple[float, float, float]]]:
@@ -124,7 +81,7 @@ def car_model_sdf(name: str, start: Tuple[float, float, float], z: float,
         f'{i4}<always_on>true</always_on>',
         f'{i4}<update_rate>{nums([c.rate_hz])}</update_rate>',
         f'{i4}<visualize>false</visualize>',
-        f'{i4}{pose(c.mount_forward, 0, c.mount_height, 0, c.pitch, 0)}',
+        f'{i4}{pose(*camera_mount(c))}',
         f'{i4}<camera name="front">',
         f'{i4}  <horizontal_fov>{nums([c.hfov])}</horizontal_fov>',
         f'{i4}  <image><width>{c.width}</width><height>{c.height}</height>'

@@ -21,18 +21,14 @@ import numpy as np
 
 from ..config import CameraConfig
 from ..errors import ConfigError
+from ..scene import CAR_Z, KERB_TOP, LINE_TOP, ROAD_TOP, body_parts, wheels
 from ..sim.render import KERB_WIDTH, Palette
 from ..track import Circuit
-from .car import body_parts, car_model_sdf, wheels
+from .car import car_model_sdf
 from .mesh import (CHORD_TOL, MAX_SEGMENT, MESH_EXT, Band, band_chunks, left_normals,
                    obj_text, segment_loop)
 from .sdf import attr, material, nums, pose, rgba_from_bgr, text
 
-# Layers 2 mm apart: clear of depth-buffer fighting, and small next to the camera height.
-ROAD_TOP = 0.010      # m above the ground plane; the car stands on the road
-KERB_TOP = 0.012
-LINE_TOP = 0.014
-CAR_Z = ROAD_TOP      # height of the car's origin (its wheels touch the road)
 GENERATOR = 'rl-f1 worlds'
 MODELS_DIR = 'models'             # beside the worlds; package.xml exports it as a model path
 MESH_MODEL_PREFIX = 'rl_f1_driver_'
@@ -40,10 +36,9 @@ MAX_VISUALS = 50                  # per world, however long the circuit
 # Visuals that are not track meshes: the grass, the car's body parts, wheels and helmet.
 OTHER_VISUALS = 1 + len(body_parts(0.0)) + len(wheels(0.0)) + 1
 
-__all__ = ['CAR_Z', 'CHORD_TOL', 'KERB_TOP', 'LINE_TOP', 'MAX_SEGMENT', 'MAX_VISUALS',
-           'MODELS_DIR', 'ROAD_TOP', 'WorldNames', 'build_world', 'mesh_model_name',
-           'mesh_uri', 'segment_loop', 'track_meshes', 'world_filename', 'world_files',
-           'write_worlds']
+__all__ = ['CHORD_TOL', 'MAX_SEGMENT', 'MAX_VISUALS', 'MODELS_DIR', 'WorldNames', 'build_world',
+           'mesh_model_name', 'mesh_uri', 'segment_loop', 'track_meshes', 'world_filename',
+           'world_files', 'write_worlds']
 
 
 @dataclass(frozen=True)
@@ -62,7 +57,7 @@ class WorldNames:
 
     @classmethod
     def from_ros_params(cls, path: Union[str, Path, None] = None) -> 'WorldNames':
-        from ..ros.params import SHARED, WILDCARD, check_file, default_file
+        from ..config.ros_params import SHARED, WILDCARD, check_file, default_file
         path = Path(path) if path is not None else default_file()
         shared = check_file(path).get(WILDCARD, {})
         fields = cls.__dataclass_fields__

@@ -9,12 +9,13 @@ installation is needed and nothing here hand-writes CDR.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
-from typing import Any, Dict, Iterable, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, List, Optional, Tuple
 
 import numpy as np
 
-from ..ros.conversions import bgr_to_image_fields, quaternion_from_yaw, seconds_to_stamp
+from ..messages.conversions import bgr_to_image_fields, quaternion_from_yaw, seconds_to_stamp
+from ..messages.markers import MarkerSpec, fill_marker_array, scene_markers
 from ..sim.types import Frame, Pose2D, Twist
 from ..track import Circuit
 
@@ -28,7 +29,6 @@ MARKERS = 'visualization_msgs/msg/MarkerArray'
 STRING = 'std_msgs/msg/String'
 FLOAT32 = 'std_msgs/msg/Float32'
 
-MARKER_STEP_M = 0.5          # spacing of the circuit's marker points (a long road stays small)
 JPEG_QUALITY = 90
 
 
@@ -57,7 +57,7 @@ class Messages:
         self.store = get_typestore(Stores.ROS2_HUMBLE)
         self._t = self.store.types
         self._schemas: Dict[str, bytes] = {}
-        self._circuits: Dict[Tuple[int, str, str], Any] = {}
+        self._circuits: Dict[Tuple[int, str, str, Optional[float]], List[MarkerSpec]] = {}
 
     def schema(self, msgtype: str) -> bytes:
         """The full ros2msg definition of `msgtype` (with its dependencies), as rosbag2 writes
@@ -171,74 +171,35 @@ class Messages:
 
     def circuit(self, topic: str, circuit: Circuit, t: float, frame_id: str,
                 car_frame_id: str, car_front: Optional[float] = None) -> Message:
-        """visualization_msgs/MarkerArray: both road edges and the red line (line strips in
-        `frame_id`), and, with `car_front`, the car's body boxes and wheels locked to
-        `car_frame_id` (the Gazebo car's shapes)."""
-        key = (id(circuit), frame_id, car_frame_id)
-        markers = self._circuits.get(key)
-        if markers is None:
-            markers = self._circuit_markers(circuit, frame_id, car_frame_id, car_front)
-            self._circuits[key] = markers
-        stamp = self._time(t)
-        stamped = [replace(m, header=replace(m.header, stamp=stamp)) for m in markers]
-        return self._encode(topic, MARKERS, self._t[MARKERS](markers=stamped), t)
+        """visualization_msgs/MarkerArray: both road edges, the red line and the start line
+        (in `frame_id`), and, with `car_front`, the car's body boxes and wheels locked to
+        `car_frame_id` (the Gazebo car's shapes): messages.markers.scene_markers, as the
+        nodes publish it."""
+        key = (id(circuit), frame_id, car_frame_id, car_front)
+        specs = self._circuits.get(key)
+        if specs is None:
+            specs = scene_markers(circuit, frame_id, car_frame_id, car_front)
+            self._circuits[key] = specs
+        return self.markers(topic, specs, t)
 
-    def _circuit_markers(self, circuit: Circuit, frame_id: str, car_frame_id: str,
-                         car_front: Optional[float]) -> list:
-        from ..gazebo.world import CAR_Z, LINE_TOP, ROAD_TOP
+    def markers(self, topic: str, specs: Iterable[MarkerSpec], t: float) -> Message:
+        """visualization_msgs/MarkerArray of `specs`, stamped `t`."""
+        msg = fill_marker_array(self._t[MARKERS](markers=[]), specs, self._blank_marker,
+                                self._point, t)
+        return self._encode(topic, MARKERS, msg, t)
+
+    def _blank_marker(self) -> Any:
+        """A Marker with every field empty (rosbags messages take all fields at creation)."""
         T = self._t
         M = T['visualization_msgs/msg/Marker']
-        every = max(1, int(round(MARKER_STEP_M / circuit.spacing)))
-        p, tan = circuit.points[::every], circuit.tangents[::every]
-        normal = np.stack([-tan[:, 1], tan[:, 0]], axis=1)
-        half = circuit.road_width / 2.0
-
-        def colour(r, g, b, a=1.0):
-            return T['std_msgs/msg/ColorRGBA'](r=r, g=g, b=b, a=a)
-
-        def marker(ns, mid, kind, frame, pose, scale, rgba, points=(), locked=False):
-            return M(
-                header=self._header(0.0, frame), ns=ns, id=mid, type=kind, action=M.ADD,
-                pose=pose, scale=self._vector(*scale), color=rgba,
-                lifetime=T['builtin_interfaces/msg/Duration'](sec=0, nanosec=0),
-                frame_locked=locked, points=list(points), colors=[], texture_resource='',
-                texture=T[COMPRESSED_IMAGE](header=self._header(0.0, ''), format='',
-                                            data=np.zeros(0, np.uint8)),
-                uv_coordinates=[], text='',
-                mesh_resource='', mesh_file=T['visualization_msgs/msg/MeshFile'](
-                    filename='', data=np.zeros(0, np.uint8)),
-                mesh_use_embedded_materials=False)
-
-        identity = self._pose(Pose2D(0.0, 0.0, 0.0))
-
-        def strip(xy, z):
-            closed = np.vstack([xy, xy[:1]])
-            return [self._point(x, y, z) for x, y in closed]
-
-        out = [marker('road_edges', i, M.LINE_STRIP, frame_id, identity, (0.15, 0.0, 0.0),
-                      colour(0.55, 0.55, 0.55), strip(p + side * half * normal, ROAD_TOP))
-               for i, side in enumerate((1.0, -1.0))]
-        out.append(marker('red_line', 0, M.LINE_STRIP, frame_id, identity,
-                          (circuit.line_width, 0.0, 0.0), colour(0.9, 0.05, 0.05),
-                          strip(p, LINE_TOP)))
-        if car_front is not None:
-            from ..gazebo.car import body_parts, wheels
-
-            def rgb(bgr):
-                return colour(bgr[2] / 255.0, bgr[1] / 255.0, bgr[0] / 255.0)
-            for i, part in enumerate(body_parts(car_front)):
-                cx, cy, cz = part.centre
-                pose = T['geometry_msgs/msg/Pose'](position=self._point(cx, cy, cz + CAR_Z),
-                                                   orientation=self._quaternion(0.0))
-                out.append(marker('car', i, M.CUBE, car_frame_id, pose, part.size,
-                                  rgb(part.bgr), locked=True))
-            # A cylinder's axis is its z: turned a quarter about x, it rolls along the car.
-            axle = T['geometry_msgs/msg/Quaternion'](x=float(np.sqrt(0.5)), y=0.0, z=0.0,
-                                                     w=float(np.sqrt(0.5)))
-            for j, (_, x, y, radius, width) in enumerate(wheels(car_front)):
-                pose = T['geometry_msgs/msg/Pose'](position=self._point(x, y, radius + CAR_Z),
-                                                   orientation=axle)
-                out.append(marker('car', 100 + j, M.CYLINDER, car_frame_id, pose,
-                                  (2 * radius, 2 * radius, width), colour(0.1, 0.1, 0.1),
-                                  locked=True))
-        return out
+        empty = np.zeros(0, np.uint8)
+        return M(header=self._header(0.0, ''), ns='', id=0, type=0, action=M.ADD,
+                 pose=self._pose(Pose2D(0.0, 0.0, 0.0)), scale=self._vector(),
+                 color=T['std_msgs/msg/ColorRGBA'](r=0.0, g=0.0, b=0.0, a=0.0),
+                 lifetime=T['builtin_interfaces/msg/Duration'](sec=0, nanosec=0),
+                 frame_locked=False, points=[], colors=[], texture_resource='',
+                 texture=T[COMPRESSED_IMAGE](header=self._header(0.0, ''), format='',
+                                             data=empty),
+                 uv_coordinates=[], text='', mesh_resource='',
+                 mesh_file=T['visualization_msgs/msg/MeshFile'](filename='', data=empty),
+                 mesh_use_embedded_materials=False)

@@ -34,7 +34,7 @@ EVALUATION_PERIODS = {'image': 0.2, 'path': 1.0, 'other': 0.05}
 class TrainMonitor:
     def __init__(self, cfg: Config, *, live: Any = None, record_evals: Optional[Path] = None,
                  compressed: bool = False, messages: Optional[Messages] = None):
-        from ..gazebo.car import car_front
+        from ..scene import car_front
         from ..track import load_circuit
         self.cfg = cfg
         self.live = live

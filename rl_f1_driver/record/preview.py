@@ -38,7 +38,7 @@ def _image(msg: Any) -> np.ndarray:
     import cv2
     if hasattr(msg, 'format'):   # CompressedImage
         return cv2.imdecode(np.asarray(msg.data, np.uint8), cv2.IMREAD_COLOR)
-    from ..ros.conversions import image_to_bgr
+    from ..messages.conversions import image_to_bgr
     return image_to_bgr(msg)
 
 

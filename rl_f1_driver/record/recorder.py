@@ -16,9 +16,9 @@ import math
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
-from ..gazebo.world import CAR_Z
+from ..scene import CAR_Z
 from ..perception import draw_overlay
-from ..ros.path_trace import PathTrace
+from ..messages.path_trace import PathTrace
 from ..sim.types import Frame, Twist
 from ..track import Circuit
 from . import messages as M

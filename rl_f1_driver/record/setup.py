@@ -15,7 +15,7 @@ def drive_recorder(args: argparse.Namespace, cfg: Config, circuit: Circuit,
     record, port = getattr(args, 'record', None), getattr(args, 'foxglove', None)
     if not record and port is None:
         return None
-    from ..gazebo.car import car_front
+    from ..scene import car_front
     from .mcap_sink import McapSink
     from .messages import Messages
     from .recorder import DriveRecorder

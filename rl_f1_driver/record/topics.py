@@ -51,7 +51,7 @@ class Topics:
     def load(cls, node: str = 'drive_node', path: Union[str, Path, None] = None) -> 'Topics':
         """The names in the ROS parameter file (default: config/ros.yaml); the statistics topic
         and the path settings are `node`'s (drive_node or train_node)."""
-        from ..ros.params import WILDCARD, check_file, node_defaults
+        from ..config.ros_params import WILDCARD, check_file, node_defaults
         shared = check_file(path).get(WILDCARD, {})
         needed = ('camera_topic', 'overlay_topic', 'cmd_vel_topic', 'odom_topic', 'path_topic',
                   'circuit_topic', 'telemetry_namespace', 'odom_frame', 'base_frame',

@@ -27,12 +27,12 @@ from ..drive.lap_stats import LapStats, drive_circuit
 from ..perception import LineDetector, draw_overlay
 from ..sim.types import ZERO_TWIST, Twist
 from ..track import Circuit
-from . import conversions as cv
-from . import params
+from ..messages import conversions as cv
+from ..config import ros_params as params
 from .node_util import (CAMERA_QOS, COMMAND_QOS, MONITOR_QOS, STATE_QOS, ImageDecoder,
                         image_msg, path_msg, run_node, spin_node, steady_timer, twist_msg,
                         warn)
-from .path_trace import PathTrace
+from ..messages.path_trace import PathTrace
 from .watchdog import Watchdog
 
 PATH_PERIOD = 0.5  # s between path messages (a long path is a big message)

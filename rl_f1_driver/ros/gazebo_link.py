@@ -26,14 +26,14 @@ from sensor_msgs.msg import Image
 from std_srvs.srv import Empty
 
 from ..config import CameraConfig, CarConfig
-from ..gazebo.world import CAR_Z
+from ..scene import CAR_Z
 from ..sim.interface import CameraView, Simulator
 from ..sim.types import ZERO_TWIST, Frame, Pose2D, Twist
-from . import conversions as cv
+from ..messages import conversions as cv
 from .frame_gate import FrameGate, LinkError, LinkTimeout, StampedBuffer, wait_future
 from .node_util import (CAMERA_QOS, COMMAND_QOS, STATE_QOS, ImageDecoder, stamp_seconds,
                         twist_msg, warn)
-from .params import LinkSettings
+from ..config.ros_params import LinkSettings
 
 HINT = ('Is gzserver running a world made by `rl-f1 worlds` (ros2 launch rl_f1_driver '
         'train.launch.py), or sim_node with simulator:=embedded? Check with '

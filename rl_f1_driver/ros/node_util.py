@@ -20,7 +20,7 @@ from sensor_msgs.msg import Image
 from ..errors import UserError
 from ..interrupts import InterruptCounter
 from ..sim.types import Pose2D, Twist
-from . import conversions as cv
+from ..messages import conversions as cv
 
 try:  # Humble has it; keep working where it does not
     from rclpy.executors import ExternalShutdownException

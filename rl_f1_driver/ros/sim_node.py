@@ -33,12 +33,12 @@ from tf2_ros import TransformBroadcaster
 from ..config import Config, load_config
 from ..errors import UserError
 from ..interrupts import InterruptCounter
-from ..gazebo.world import CAR_Z
+from ..scene import CAR_Z
 from ..sim.embedded import EmbeddedSimulator
 from ..sim.types import ZERO_TWIST, Frame, Pose2D
 from ..track import load_circuit
-from . import conversions as cv
-from . import params
+from ..messages import conversions as cv
+from ..config import ros_params as params
 from .node_util import COMMAND_QOS, MONITOR_QOS, image_msg, run_node, steady_timer, time_msg
 
 

@@ -20,11 +20,11 @@ from std_msgs.msg import String
 from ..config import Config, load_config
 from ..errors import UserError
 from ..perception import draw_overlay
-from . import params
+from ..config import ros_params as params
 from .frame_gate import LinkError
 from .node_util import MONITOR_QOS, BackgroundSpinner, image_msg, path_msg, run_node, time_msg
 from .monitoring import monitored_env_class
-from .path_trace import PathTrace
+from ..messages.path_trace import PathTrace
 
 PATH_PERIOD = 0.5   # wall seconds between path messages (a long path is a big message)
 

@@ -186,7 +186,7 @@ class Probe:
             self._cond.notify_all()
 
     def _on_odom(self, msg: Any) -> None:
-        from rl_f1_driver.ros import conversions as cv
+        from rl_f1_driver.messages import conversions as cv
         _, pose, _ = cv.odometry_state(msg)
         with self._cond:
             self.odoms += 1
@@ -194,7 +194,7 @@ class Probe:
             self._cond.notify_all()
 
     def _on_model_states(self, msg: Any) -> None:
-        from rl_f1_driver.ros import conversions as cv
+        from rl_f1_driver.messages import conversions as cv
         state = cv.model_state(msg, self.car_model)
         with self._cond:
             self.model_states += 1
@@ -253,8 +253,8 @@ def check_set_entity_state(node: Any, probe: Probe, p: Dict[str, Any], circuit: 
                            out: Dict[str, Any]) -> None:
     from gazebo_msgs.srv import SetEntityState
 
-    from rl_f1_driver.gazebo.world import CAR_Z
-    from rl_f1_driver.ros import conversions as cv
+    from rl_f1_driver.scene import CAR_Z
+    from rl_f1_driver.messages import conversions as cv
     from rl_f1_driver.ros.frame_gate import LinkTimeout, wait_future
     from rl_f1_driver.sim.types import Pose2D
 
@@ -410,7 +410,7 @@ def run(args: argparse.Namespace, ros_argv: list, summary: Summary, budget: Budg
 
     from rl_f1_driver.config import load_config
     from rl_f1_driver.drive import controller as _controller  # noqa: F401 - TF, before timing
-    from rl_f1_driver.ros import params
+    from rl_f1_driver.config import ros_params as params
     from rl_f1_driver.ros.gazebo_link import GazeboLink
     from rl_f1_driver.ros.node_util import BackgroundSpinner
     from rl_f1_driver.track import load_circuit
