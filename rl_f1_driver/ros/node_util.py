@@ -5,6 +5,7 @@ Imports rclpy and message packages: used only by node modules.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, Iterable, Optional, Tuple
 
 import numpy as np
@@ -20,6 +21,7 @@ from sensor_msgs.msg import Image
 from ..errors import UserError
 from ..interrupts import InterruptCounter
 from ..sim.types import Pose2D, Twist
+from .shutdown import exit_status, spin_until
 from ..messages import conversions as cv
 
 try:  # Humble has it; keep working where it does not
@@ -81,6 +83,7 @@ class BackgroundSpinner:
                 warn(self.node.get_logger(), f'executor stopped: {exc}')
 
     def stop(self, timeout: float = 2.0) -> None:
+        flush_publishers(self.node)   # the last statistics reach their subscribers first
         self.executor.shutdown(timeout_sec=timeout)
         if self._thread.is_alive():
             self._thread.join(timeout)
@@ -147,11 +150,30 @@ def time_msg(t: float):
     return Time(sec=sec, nanosec=nanosec)
 
 
-def spin_node(name: str, setup: Callable[[Any], Optional[Callable[[], None]]]) -> int:
+def flush_publishers(node: Any, timeout: float = 1.0) -> None:
+    """Wait (bounded) until reliable subscribers have received what was published last: the
+    statistics published on the way out must reach them before the node goes."""
+    from rclpy.duration import Duration
+    end = time.monotonic() + timeout
+    for pub in list(getattr(node, 'publishers', ())):
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        try:
+            pub.wait_for_all_acked(Duration(nanoseconds=int(left * 1e9)))
+        except Exception:  # noqa: BLE001 - best effort (best-effort QoS, no subscriber)
+            pass
+
+
+def spin_node(name: str, setup: Callable[[Any], Optional[Callable[[], None]]],
+              period: float = 0.1) -> int:
     """Create node `name`, set it up with `setup(node)`, spin it until Ctrl-C, destroy it.
 
     `setup` may return a stop function, called when spinning ends, before the node goes.
     A UserError from `setup` is logged and ends with status 2 (no spinning); else 0.
+    SIGINT and SIGTERM set a flag checked between callbacks: an exception raised by a signal
+    handler inside a message take (rclpy turns it into "RuntimeError: Unable to convert call
+    argument to Python object") crashed drive_node on Ctrl-C while frames kept coming.
     """
     node = rclpy.create_node(name)
     try:
@@ -160,12 +182,20 @@ def spin_node(name: str, setup: Callable[[Any], Optional[Callable[[], None]]]) -
         node.get_logger().error(str(exc))
         node.destroy_node()
         return 2
+    interrupts = InterruptCounter().install()
+    executor = SingleThreadedExecutor(context=node.context)
+    executor.add_node(node)
     try:
-        rclpy.spin(node)
+        spin_until(lambda: executor.spin_once(timeout_sec=period),
+                   lambda: interrupts.count > 0 or not rclpy.ok(context=node.context))
     finally:
-        if stop is not None:
-            stop()
-        node.destroy_node()
+        try:
+            if stop is not None:
+                stop()
+            flush_publishers(node)
+        finally:
+            executor.remove_node(node)
+            node.destroy_node()
     return 0
 
 
@@ -174,12 +204,16 @@ def run_node(main: Callable[[Optional[list]], int], args: Optional[list] = None)
 
     rclpy's own SIGINT handler shuts the context down at once, after which a node cannot
     publish its last stop command. So signals are ours: SIGINT and SIGTERM (what
-    `ros2 launch` sends) raise KeyboardInterrupt in the main thread, `main` cleans up in
-    its `finally` while the context still works, and then the context is shut down.
+    `ros2 launch` sends) raise KeyboardInterrupt in the main thread (a node that spins in
+    the main thread replaces that by a flag: spin_node, sim_node), `main` cleans up in its
+    `finally` while the context still works, and then the context is shut down. When the
+    parent (ros2 launch) dies, the node gets SIGTERM: it never runs on orphaned.
     """
     import signal
 
     from rclpy.signals import SignalHandlerOptions
+
+    from ..process_guard import set_parent_death_signal
 
     interrupts = InterruptCounter()
 
@@ -189,10 +223,19 @@ def run_node(main: Callable[[Optional[list]], int], args: Optional[list] = None)
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
+    set_parent_death_signal(signal.SIGTERM)
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     try:
-        return int(main(args) or 0)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        return 0
+        # rclpy's ExternalShutdownException (context shut down under us) is a normal end too.
+        return exit_status(lambda: _external_shutdown_is_normal(main, args),
+                           lambda: interrupts.count > 0)
     finally:
         rclpy.try_shutdown()
+
+
+def _external_shutdown_is_normal(main: Callable[[Optional[list]], int],
+                                 args: Optional[list]) -> int:
+    try:
+        return main(args)
+    except ExternalShutdownException:
+        return 0
