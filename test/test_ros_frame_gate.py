@@ -1,5 +1,6 @@
 """Stamp-gated, bounded waiting (FrameGate, StampedBuffer, wait_future) without ROS."""
 import threading
+import time
 
 import pytest
 
@@ -173,3 +174,61 @@ def test_wait_future_reports_a_failed_call():
     fut.set_result(None)
     with pytest.raises(LinkTimeout, match='call failed: boom'):
         wait_future(fut, 1.0, 'svc')
+
+
+# --- a frame's ground truth: odometry matched by stamp, waited for (bounded) ---------------
+
+def _odometry(buffer, stamps):
+    for t in stamps:
+        buffer.add(t, f'pose@{t:.3f}')
+
+
+def test_odometry_already_there_matches_at_once():
+    buf = StampedBuffer()
+    _odometry(buf, [0.98, 1.00, 1.02])
+    assert buf.wait_nearest(1.00, tolerance=0.1, timeout=5.0) == 'pose@1.000'
+
+
+def test_odometry_arriving_after_the_frame_is_waited_for():
+    buf = StampedBuffer()
+    _odometry(buf, [0.90])    # only older odometry when the frame arrives
+    feeder = threading.Thread(target=_odometry, args=(buf, [0.92, 0.94, 0.96, 0.98, 1.00]))
+    feeder.start()
+    got = buf.wait_nearest(1.00, tolerance=0.1, timeout=5.0)
+    feeder.join()
+    # The exact instant, not the 0.9 s pose that was there first.
+    assert got == 'pose@1.000'
+
+
+def test_odometry_missing_gives_none_after_the_timeout():
+    buf = StampedBuffer()
+    t0 = time.monotonic()
+    assert buf.wait_nearest(1.00, tolerance=0.1, timeout=0.3) is None
+    assert time.monotonic() - t0 >= 0.25
+
+
+def test_odometry_that_skipped_the_instant_gives_none_without_waiting_the_timeout():
+    buf = StampedBuffer()
+    _odometry(buf, [0.5, 1.5])
+    t0 = time.monotonic()
+    assert buf.wait_nearest(1.00, tolerance=0.1, timeout=30.0) is None
+    assert time.monotonic() - t0 < 5.0
+
+
+def test_odometry_near_but_not_past_the_frame_is_taken_after_settling():
+    """A paused simulation sends nothing newer: an earlier pose within tolerance is used."""
+    buf = StampedBuffer()
+    _odometry(buf, [0.97])
+    t0 = time.monotonic()
+    assert buf.wait_nearest(1.00, tolerance=0.1, timeout=30.0, settle=0.2) == 'pose@0.970'
+    assert time.monotonic() - t0 < 5.0
+
+
+def test_odometry_at_another_rate_than_the_camera():
+    buf = StampedBuffer(maxlen=1000)
+    _odometry(buf, [round(0.02 * i, 3) for i in range(200)])   # 50 Hz
+    for k in range(1, 60):                                     # camera at 15 Hz
+        stamp = k / 15.0
+        got = buf.wait_nearest(stamp, tolerance=0.1, timeout=5.0)
+        nearest = min((round(0.02 * i, 3) for i in range(200)), key=lambda t: abs(t - stamp))
+        assert got == f'pose@{nearest:.3f}'

@@ -122,7 +122,8 @@ class StampedBuffer(Generic[T]):
         if maxlen < 1:
             raise ValueError('maxlen must be >= 1')
         self.maxlen = maxlen
-        self._lock = threading.Lock()
+        # A condition, not just a lock: wait_nearest() sleeps until a value arrives.
+        self._lock = threading.Condition()
         self._stamps: List[float] = []
         self._values: List[T] = []
 
@@ -136,6 +137,7 @@ class StampedBuffer(Generic[T]):
             self._values.append(value)
             if len(self._stamps) > self.maxlen:
                 del self._stamps[0], self._values[0]
+            self._lock.notify_all()
 
     def clear(self) -> None:
         with self._lock:
@@ -149,16 +151,52 @@ class StampedBuffer(Generic[T]):
     def nearest(self, stamp: float, tolerance: float) -> Optional[T]:
         """The value stamped closest to `stamp`, if within `tolerance` seconds."""
         with self._lock:
-            if not self._stamps:
-                return None
-            i = bisect.bisect_left(self._stamps, stamp)
-            best = None
-            for j in (i - 1, i):
-                if 0 <= j < len(self._stamps):
-                    d = abs(self._stamps[j] - stamp)
-                    if d <= tolerance and (best is None or d < best[0]):
-                        best = (d, self._values[j])
-            return None if best is None else best[1]
+            return self._nearest(stamp, tolerance)
+
+    def wait_nearest(self, stamp: float, tolerance: float, timeout: float,
+                     settle: Optional[float] = None, exact: float = 1e-3,
+                     clock: Callable[[], float] = time.monotonic) -> Optional[T]:
+        """The value matching a frame stamped `stamp`: the nearest within `tolerance`, waiting
+        for it (two streams at their own rates: a frame may arrive before its odometry).
+
+        Returns at once when a value stamped within `exact` of `stamp`, or one stamped after
+        it, is there (nothing nearer can come: stamps only grow). Else waits: a value within
+        `tolerance` but not yet bracketing `stamp` is taken after `settle` wall seconds
+        (default `tolerance`; a paused simulation sends nothing newer); with no value within
+        `tolerance` it waits up to `timeout`. None when none came, or when values stamped
+        past `stamp + tolerance` show that this instant was skipped.
+        """
+        settle = tolerance if settle is None else settle
+        start = clock()
+        with self._lock:
+            while True:
+                best = self._nearest(stamp, tolerance, with_stamp=True)
+                newest = self._stamps[-1] if self._stamps else None
+                if best is not None and (abs(best[0] - stamp) <= exact or newest >= stamp):
+                    return best[1]
+                if best is None and newest is not None and newest > stamp + tolerance:
+                    return None   # the stream went past this instant without a match
+                waited = clock() - start
+                limit = settle if best is not None else timeout
+                if waited >= limit:
+                    return None if best is None else best[1]
+                self._lock.wait(limit - waited)
+
+    def _nearest(self, stamp: float, tolerance: float, with_stamp: bool = False):
+        """Nearest (stamp, value) or value within `tolerance`; the caller holds the lock."""
+        if not self._stamps:
+            return None
+        i = bisect.bisect_left(self._stamps, stamp)
+        best = None
+        for j in (i - 1, i):
+            if 0 <= j < len(self._stamps):
+                d = abs(self._stamps[j] - stamp)
+                if d <= tolerance and (best is None or d < best[0]):
+                    best = (d, j)
+        if best is None:
+            return None
+        j = best[1]
+        return (self._stamps[j], self._values[j]) if with_stamp else self._values[j]
 
 
 def wait_future(future, timeout: float, what: str) -> object:

@@ -270,6 +270,26 @@ class GazeboLink(Simulator):
         with self._lock:
             return self._latest_state
 
+    def _truth_for_frame(self, stamp: float) -> Optional[Tuple[Pose2D, float]]:
+        """The ground truth of a frame: camera and odometry come from two Gazebo plugins at
+        their own rates, and under load a frame can arrive before its odometry, so wait for
+        it (bounded). None only for model_states before the first message."""
+        if self.s.ground_truth != 'odom':
+            return self._truth_at(stamp)
+        tol = self.s.ground_truth_tolerance
+        truth = self._truth.wait_nearest(stamp, tol, timeout=self.s.frame_timeout)
+        if truth is None:
+            newest = self._truth.latest()
+            seen = ('no odometry was ever received' if newest is None
+                    else f'the newest odometry is stamped {newest[0]:.3f} s')
+            raise LinkTimeout(
+                f'no odometry on {self.s.odom_topic} within {tol:g} s of the camera frame on '
+                f'{self.s.camera_topic} stamped {stamp:.3f} s (waited up to '
+                f'{self.s.frame_timeout:g} s; {seen}): a frame needs its ground truth. Is the '
+                f'car\'s odometry plugin publishing (`ros2 topic hz {self.s.odom_topic}`)? '
+                'A larger ground_truth_tolerance accepts odometry at a lower rate.')
+        return truth
+
     def _frame(self, bgr: np.ndarray, stamp: float) -> Frame:
         if not self._size_checked:
             self._size_checked = True
@@ -278,7 +298,7 @@ class GazeboLink(Simulator):
                 warn(self._log, f'camera images are {w}x{h} but the config says '
                                 f'{self.camera.width}x{self.camera.height}: regenerate the '
                                 'worlds with the same config (`rl-f1 worlds --config ...`)')
-        truth = self._truth_at(stamp)
+        truth = self._truth_for_frame(stamp)
         pose, speed = truth if truth is not None else (None, None)
         frame = Frame(image=bgr, stamp=stamp, pose=pose, speed=speed)
         self._last_frame = frame
