@@ -232,3 +232,13 @@ def test_odometry_at_another_rate_than_the_camera():
         got = buf.wait_nearest(stamp, tolerance=0.1, timeout=5.0)
         nearest = min((round(0.02 * i, 3) for i in range(200)), key=lambda t: abs(t - stamp))
         assert got == f'pose@{nearest:.3f}'
+
+
+def test_published_simulation_time_never_runs_backwards():
+    from rl_f1_driver.ros.frame_gate import MonotonicStamps
+    clock = MonotonicStamps()
+    # The simulator steps, is reset to time 0 (twice), steps on.
+    out = [clock(t) for t in (0.05, 0.10, 0.15, 0.0, 0.05, 0.10, 0.0, 0.05)]
+    assert out == sorted(out)
+    assert out[:3] == [0.05, 0.10, 0.15]            # unchanged while time runs forward
+    assert out[4] - out[3] == pytest.approx(0.05)   # and steps keep their length after

@@ -199,6 +199,22 @@ class StampedBuffer(Generic[T]):
         return (self._stamps[j], self._values[j]) if with_stamp else self._values[j]
 
 
+class MonotonicStamps:
+    """Simulator time -> published time that never runs backwards: when the simulator's
+    time goes back (a reset that restarts its clock), an offset keeps the published time
+    where it was, and it runs on from there. Gazebo's set_entity_state keeps its clock too."""
+
+    def __init__(self):
+        self.offset = 0.0
+        self._last_raw: Optional[float] = None
+
+    def __call__(self, t: float) -> float:
+        if self._last_raw is not None and t < self._last_raw:
+            self.offset += self._last_raw - t
+        self._last_raw = t
+        return t + self.offset
+
+
 def wait_future(future, timeout: float, what: str) -> object:
     """Result of an rclpy Future completed by an executor on another thread, bounded.
 

@@ -42,6 +42,11 @@ STATE_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
 COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
+# /clock as gazebo_ros publishes it: best effort, only the newest. A reliable subscriber gets
+# nothing from Gazebo; rclpy's and rviz's use_sim_time subscriptions are best effort.
+CLOCK_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
+                       reliability=ReliabilityPolicy.BEST_EFFORT,
+                       durability=DurabilityPolicy.VOLATILE)
 # Monitoring (overlay, path, stats): reliable like rviz's default subscriptions.
 MONITOR_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          reliability=ReliabilityPolicy.RELIABLE,

@@ -39,7 +39,9 @@ from ..sim.types import ZERO_TWIST, Frame, Pose2D
 from ..track import load_circuit
 from ..messages import conversions as cv
 from ..config import ros_params as params
-from .node_util import COMMAND_QOS, MONITOR_QOS, image_msg, run_node, steady_timer, time_msg
+from .frame_gate import MonotonicStamps
+from .node_util import (CLOCK_QOS, COMMAND_QOS, MONITOR_QOS, image_msg, run_node, steady_timer,
+                        time_msg)
 
 
 class SimNode:
@@ -56,12 +58,13 @@ class SimNode:
         self.cmd = ZERO_TWIST
         self.paused = False
         self.steps = 0
+        self._clock = MonotonicStamps()   # published stamps never go back
         self.lockstep = p['stepping'] == 'lockstep'
         self._idle = True      # lockstep: no command since the last idle check
 
         self.image_pub = node.create_publisher(Image, p['camera_topic'], MONITOR_QOS)
         self.odom_pub = node.create_publisher(Odometry, p['odom_topic'], 10)
-        self.clock_pub = (node.create_publisher(Clock, '/clock', 10) if p['publish_clock']
+        self.clock_pub = (node.create_publisher(Clock, '/clock', CLOCK_QOS) if p['publish_clock']
                           else None)
         self.tf = TransformBroadcaster(node)
         node.create_subscription(TwistMsg, p['cmd_vel_topic'], self._on_cmd, COMMAND_QOS)
@@ -148,7 +151,9 @@ class SimNode:
         self._idle = True
 
     def publish(self, frame: Frame) -> None:
-        stamp = time_msg(frame.stamp)
+        # Simulation time never runs backwards, whatever the simulator does on a reset (as
+        # Gazebo's set_entity_state): rviz resets itself, and TF drops its buffer, each time.
+        stamp = time_msg(self._clock(frame.stamp))
         p = self.p
         if self.clock_pub is not None:
             self.clock_pub.publish(Clock(clock=stamp))
