@@ -7,8 +7,8 @@ import pytest
 
 from rl_f1_driver.perception import LineDetector
 from rl_f1_driver.sim import Pose2D, Twist
-from rl_f1_driver.sim.camera import (full_view, ground_rays, project_ground_point, region_view,
-                                     row_index, rows_view)
+from rl_f1_driver.sim.camera import (eye_height, full_view, ground_rays, project_ground_point,
+                                     region_view, row_index, rows_view)
 from rl_f1_driver.sim.car import KinematicCar
 from rl_f1_driver.sim.embedded import EmbeddedSimulator
 from rl_f1_driver.sim.render import Palette
@@ -193,7 +193,7 @@ def test_line_is_centred_when_the_car_sits_on_it(sim, cfg, detector):
         centre = (cols[0] + cols[-1] + 1) / 2.0
         assert centre == pytest.approx(cfg.camera.width / 2, abs=1.0)
         # The width of the line at that depth, from the geometry (1 cm edges + 1 px).
-        depth = cfg.camera.mount_height / ((row + 0.5 - cfg.camera.height / 2) / cfg.camera.fx)
+        depth = eye_height(cfg.camera) / ((row + 0.5 - cfg.camera.height / 2) / cfg.camera.fx)
         expect_px = 0.25 * cfg.camera.fx / depth
         assert len(cols) == pytest.approx(expect_px, abs=1.0 + 0.02 * cfg.camera.fx / depth)
 

@@ -7,7 +7,7 @@ import pytest
 
 from rl_f1_driver.perception import LineDetector
 from rl_f1_driver.sim import Pose2D, Twist
-from rl_f1_driver.sim.camera import row_index, rows_view
+from rl_f1_driver.sim.camera import eye_height, row_index, rows_view
 from rl_f1_driver.sim.embedded import EmbeddedSimulator, track_map
 from rl_f1_driver.sim.render import FAR, FINE_LIMIT, TILE, index_to_distance
 from rl_f1_driver.track import circuit_from_dict
@@ -50,7 +50,7 @@ def line_columns(detector, image, row):
 
 
 def expected_width_px(cam, row, line_width):
-    depth = cam.mount_height / ((row + 0.5 - cam.height / 2) / cam.fx)
+    depth = eye_height(cam) / ((row + 0.5 - cam.height / 2) / cam.fx)
     return line_width * cam.fx / depth, cam.fx / depth
 
 
@@ -120,7 +120,9 @@ def test_stored_distances_are_exact_near_the_line(square_12km):
         cells.append(((tx * TILE + c) * m.res, (ty * TILE + r) * m.res))
         stored.append(m.tiles[t, r, c])
     cells, stored = np.array(cells), np.array(stored)
-    pts = square_12km.points
+    # The line as painted: straight between the world meshes' cross-sections (sim/painted.py).
+    pts = m.line_points
+    assert np.abs(pts - square_12km.points[0]).sum(axis=1).min() < 1e-9
     truth = np.array([_distance_to_polyline(p[None], pts[np.hypot(*(pts - p).T) < 30])[0]
                       for p in cells])
     near = truth < FINE_LIMIT - 0.02

@@ -27,12 +27,15 @@ from ..config import CameraConfig
 from ..track import Circuit
 from .camera import GroundRays, ground_rays
 from .interface import CameraView
+from .painted import KERB_WIDTH, mean_spacing, painted_line
 from .types import Pose2D
+
+__all__ = ['FAR', 'KERB_WIDTH', 'Palette', 'RESOLUTION', 'Renderer', 'TILE', 'TrackMap',
+           'distance_to_index', 'index_to_distance']
 
 # Distance index: 1 cm steps up to 1 m (line edges placed to 1 cm), then 5 cm steps to 8.75 m.
 FINE_STEP, FINE_LIMIT, COARSE_STEP = 0.01, 1.0, 0.05
 FAR = 255
-KERB_WIDTH = 0.25  # m, white band at the road edge
 RESOLUTION = 0.04  # m per cell: < half the narrowest line, so interpolation keeps its edges
 TILE = 64          # cells per tile side (2.56 m): small tiles keep the corridor narrow
 # A circuit whose tile-aligned box holds at most this many cells gets one array for the whole
@@ -81,12 +84,16 @@ class TrackMap:
 
     def __init__(self, circuit: Circuit, resolution: Optional[float] = None):
         self.circuit = circuit
+        # Distances are to the line as Gazebo paints it: straight between the world meshes'
+        # cross-sections, up to CHORD_TOL off the smooth centreline (sim/painted.py).
+        self.line_points, self.line_tangents = painted_line(circuit)
         self.res = res = float(resolution or RESOLUTION)
         self.tile_m = TILE * res
         far_d = float(index_to_distance(FAR - 1))
         # Colours change only up to the road edge (the line is narrower than the road).
         self.reach = min(circuit.road_width / 2.0, far_d) + 3 * res
-        self.keys, self.tiles = _build_tiles(circuit, res, self.reach)  # sorted keys
+        self.keys, self.tiles = _build_tiles(self.line_points, self.line_tangents, res,
+                                             self.reach)  # sorted keys
         self.dense: Optional[np.ndarray] = None
         self.dense_origin = (0, 0)         # tile (tx, ty) of the dense array's cell (0, 0)
         if len(self.keys):
@@ -135,20 +142,21 @@ class TrackMap:
         return out
 
 
-def _build_tiles(circuit: Circuit, res: float, reach: float) -> tuple[np.ndarray, np.ndarray]:
-    """Keys and index arrays of the tiles holding a cell closer than `reach` to the line.
+def _build_tiles(pts: np.ndarray, tangents: np.ndarray, res: float, reach: float
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Keys and index arrays of the tiles holding a cell closer than `reach` to the closed
+    polyline `pts` (unit `tangents`, samples about evenly spaced).
 
     Per block of tiles, a distance transform with labels on a 4x coarser grid seeded with the
     centreline samples gives each cell a nearby sample; one step along that sample's tangent
     moves it to the sample at the cell's foot point, and the distance is the offset along the
     normal there: exact to well under a millimetre on a 0.1 m-sampled line.
     """
-    pts = circuit.points
     px, py = pts[:, 0].copy(), pts[:, 1].copy()
-    tx, ty = circuit.tangents[:, 0].copy(), circuit.tangents[:, 1].copy()
+    tx, ty = tangents[:, 0].copy(), tangents[:, 1].copy()
     tx32, ty32 = tx.astype(np.float32), ty.astype(np.float32)
     n = len(pts)
-    spacing = circuit.spacing
+    spacing = mean_spacing(pts)
     rc = res * _COARSE
     block_m = _BLOCK * TILE * res
     pad = reach + 2 * rc + spacing
