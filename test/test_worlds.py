@@ -25,6 +25,7 @@ from rl_f1_driver.gazebo.world import (CHORD_TOL, MAX_VISUALS, MODELS_DIR, World
 from rl_f1_driver.paths import worlds_dir
 from rl_f1_driver.config import ros_params as params
 from rl_f1_driver.scene import CAR_Z, KERB_TOP, LINE_TOP, ROAD_TOP
+from rl_f1_driver.sim.camera import eye_height
 from rl_f1_driver.sim.render import KERB_WIDTH, Palette
 from rl_f1_driver.track import builtin_names, load_circuit
 
@@ -77,8 +78,13 @@ def test_camera_sensor_equals_the_camera_config(worlds, name):
     s = _sensor(worlds[name])
     assert float(s.findtext('update_rate')) == pytest.approx(c.rate_hz)
     x, y, z, roll, pitch, yaw = _floats(s.findtext('pose'))
-    assert (x, y, z, roll, pitch, yaw) == pytest.approx(
-        (c.mount_forward, 0, c.mount_height, 0, c.pitch, 0), abs=1e-4)
+    assert (x, y, roll, pitch, yaw) == pytest.approx(
+        (c.mount_forward, 0, 0, c.pitch, 0), abs=1e-4)
+    # mount_height is the camera's height above the ground plane (the car's origin is CAR_Z
+    # above it), and so mount_height - LINE_TOP above the painted line, as the embedded
+    # renderer draws it (sim/camera.eye_height).
+    assert CAR_Z + z == pytest.approx(c.mount_height, abs=1e-4)
+    assert CAR_Z + z - LINE_TOP == pytest.approx(eye_height(c), abs=1e-4)
     cam = s.find('camera')
     assert float(cam.findtext('horizontal_fov')) == pytest.approx(c.hfov, abs=1e-4)
     assert int(cam.findtext('image/width')) == c.width
@@ -206,6 +212,50 @@ def _inside(points, verts, faces):
         s1, s2, s3 = side(p, ta, tb), side(p, tb, tc), side(p, tc, ta)
         out[pi] = ((s1 >= 0) & (s2 >= 0) & (s3 >= 0)).any(1)
     return out
+
+
+def _mtl(path):
+    """{material name: {key: [values]}} of a .mtl file."""
+    out, current = {}, None
+    for line in path.read_text(encoding='utf-8').splitlines():
+        parts = line.split()
+        if not parts or parts[0].startswith('#'):
+            continue
+        if parts[0] == 'newmtl':
+            current = out.setdefault(parts[1], {})
+        else:
+            assert current is not None, f'{path}: {parts[0]} before any newmtl'
+            current[parts[0]] = parts[1:]
+    return out
+
+
+@pytest.mark.parametrize('name', builtin_names())
+def test_every_mesh_uses_a_material_of_its_own_mtl_in_the_visual_colour(worlds, name):
+    """Gazebo warns `Missing material for shape[] in OBJ file` for an OBJ without one."""
+    root = worlds[name]
+    seen = 0
+    for model in LAYERS:
+        for v in _mesh_visuals(root, model):
+            obj = _mesh_path(worlds_dir(), v.findtext('geometry/mesh/uri'))
+            lines = obj.read_text(encoding='utf-8').splitlines()
+            libs = [ln.split(None, 1)[1] for ln in lines if ln.startswith('mtllib ')]
+            uses = [ln.split(None, 1)[1] for ln in lines if ln.startswith('usemtl ')]
+            assert len(libs) == 1 and len(uses) == 1, obj
+            first_face = next(i for i, ln in enumerate(lines) if ln.startswith('f '))
+            assert lines.index(f'usemtl {uses[0]}') < first_face, f'{obj}: a face has none'
+            mtl = obj.parent / libs[0]
+            assert mtl.is_file(), f'{obj}: mtllib {libs[0]} is missing'
+            materials = _mtl(mtl)
+            assert uses[0] in materials, f'{mtl} does not define {uses[0]}'
+            m = materials[uses[0]]
+            # The colour the SDF <material> gives the visual, ambient and diffuse alike.
+            for sdf_tag, mtl_key in (('ambient', 'Ka'), ('diffuse', 'Kd')):
+                assert [float(x) for x in m[mtl_key]] == pytest.approx(
+                    _floats(v.findtext(f'material/{sdf_tag}'))[:3], abs=1e-9)
+            assert [float(x) for x in m['Ks']] == [0, 0, 0]
+            assert float(m['d'][0]) == 1.0
+            seen += 1
+    assert seen == sum(len(_mesh_visuals(root, model)) for model in LAYERS) >= 3
 
 
 def _edge_offsets(circuit, layer):
@@ -342,7 +392,8 @@ def test_setup_installs_the_mesh_folders():
     for name in builtin_names():
         folder = f'worlds/{MODELS_DIR}/{mesh_model_name(name)}'
         files = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / folder).iterdir())
-        assert {'model.config', 'model.sdf', 'line_0.obj'} <= {Path(f).name for f in files}
+        assert {'model.config', 'model.sdf', 'line_0.obj', 'line_0.mtl'} <= {
+            Path(f).name for f in files}
         assert sorted(entries[f'share/rl_f1_driver/{folder}']) == files
 
 

@@ -33,9 +33,10 @@ def part_corners(camera: CameraConfig) -> List[Tuple[str, Tuple[float, float, fl
 
 def visible_in_camera(camera: CameraConfig, point: Tuple[float, float, float]) -> bool:
     """Whether a point of the car frame falls inside the camera's view frustum."""
-    px = point[0] - camera.mount_forward
+    mx, _, mz = camera_mount(camera)[:3]      # the sensor's place in the car frame
+    px = point[0] - mx
     py = point[1]
-    pz = point[2] - camera.mount_height
+    pz = point[2] - mz
     cp, sp = math.cos(camera.pitch), math.sin(camera.pitch)
     depth = px * cp - pz * sp                    # along the optical axis (pitched down)
     if depth < camera.clip_near or depth > camera.clip_far:

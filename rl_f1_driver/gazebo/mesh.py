@@ -15,78 +15,21 @@ to its height.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-CHORD_TOL = 0.01      # m, largest distance between a mesh edge and the true curve
-MAX_SEGMENT = 10.0    # m, longest strip section on a straight (keeps triangles compact)
+# The bands and the cross-sections are shared with the embedded renderer, which paints the
+# line along the same sections (sim/painted.py).
+from ..sim.painted import (CHORD_TOL, MAX_SEGMENT, Band, left_normals,  # noqa: F401
+                           segment_loop)
+
 # Fewer than 2**16 vertices per mesh: every renderer (Ogre 1.9 in Gazebo 11 too) takes such a
 # mesh with 16-bit indices, and a file stays a few MB at most.
 MAX_VERTICES = 65535
 DIGITS = 5            # decimals in the OBJ (10 µm): byte-stable, far below CHORD_TOL
 MESH_EXT = 'obj'
-
-
-@dataclass(frozen=True)
-class Band:
-    """A strip `width` wide whose centre runs `offset` to the left of the centreline."""
-    offset: float
-    width: float
-
-    @property
-    def edges(self) -> Tuple[float, float]:
-        return (self.offset - self.width / 2.0, self.offset + self.width / 2.0)
-
-
-def left_normals(tangents: np.ndarray) -> np.ndarray:
-    """Unit normals pointing left of travel."""
-    n = np.stack([-tangents[:, 1], tangents[:, 0]], axis=1)
-    return n / np.linalg.norm(n, axis=1, keepdims=True)
-
-
-def segment_loop(points: np.ndarray, tol: float = CHORD_TOL, max_len: float = MAX_SEGMENT,
-                 normals: np.ndarray | None = None,
-                 offsets: Sequence[float] = (0.0,)) -> List[int]:
-    """Indices of the closed polyline's vertices kept so each chord stays within `tol`.
-
-    With `normals`, the test applies to every curve `points + offset * normals` at once, so
-    the same indices serve bands at all those offsets. Starts at index 0 (the lap start) and
-    walks greedily; the last chord returns to 0.
-    """
-    n = len(points)
-    if normals is None:
-        normals = np.zeros_like(points)
-        offsets = (0.0,)
-    curves = np.stack([points + o * normals for o in sorted(set(offsets))])
-    closed = np.concatenate([curves, curves[:, :1]], axis=1)     # (curves, n + 1, 2)
-    keep = [0]
-    i = 0
-    while i < n:
-        j = i + 1
-        while j + 1 <= n and _chord_ok(closed, i, j + 1, tol, max_len):
-            j += 1
-        keep.append(j % n)
-        i = j
-    keep.pop()  # the final index is the start again
-    return keep
-
-
-def _chord_ok(curves: np.ndarray, i: int, j: int, tol: float, max_len: float) -> bool:
-    a, b = curves[:, i], curves[:, j]
-    d = b - a                                                    # (curves, 2)
-    length = np.hypot(d[:, 0], d[:, 1])
-    if float(length.max()) > max_len:
-        return False
-    if j - i < 2:
-        return True
-    mid = curves[:, i + 1:j] - a[:, None, :]
-    cross = np.abs(mid[..., 0] * d[:, None, 1] - mid[..., 1] * d[:, None, 0])
-    # A zero-length chord (a cusp) fails unless every point in between coincides with it.
-    dev = np.where(length[:, None] > 0, cross / np.maximum(length[:, None], 1e-300),
-                   np.hypot(mid[..., 0], mid[..., 1]))
-    return float(dev.max()) <= tol
+MTL_EXT = 'mtl'
 
 
 def band_chunks(points: np.ndarray, normals: np.ndarray, idx: Sequence[int],
@@ -131,12 +74,34 @@ def _strips(p: np.ndarray, n: np.ndarray, bands: Sequence[Band]
     return np.concatenate(verts), np.concatenate(faces).astype(np.int64)
 
 
-def obj_text(vertices: np.ndarray, faces: np.ndarray, header: str) -> str:
-    """The OBJ text, written by trimesh, with up-facing normals (lit like the old boxes)."""
+def obj_text(vertices: np.ndarray, faces: np.ndarray, header: str,
+             mtl_file: Optional[str] = None, material_name: Optional[str] = None) -> str:
+    """The OBJ text, written by trimesh, with up-facing normals (lit like the old boxes).
+
+    With `mtl_file` and `material_name`, the faces use that material of that library (the
+    .mtl beside the OBJ): Gazebo warns `Missing material for shape[]` for an OBJ without one.
+    """
     import trimesh   # imported here: only generation needs it, not loading the package
     mesh = trimesh.Trimesh(vertices=np.round(vertices, DIGITS), faces=faces, process=False,
                            vertex_normals=np.tile([0.0, 0.0, 1.0], (len(vertices), 1)))
     text = trimesh.exchange.obj.export_obj(mesh, include_normals=True, include_color=False,
                                            include_texture=False, digits=DIGITS,
                                            header=header)
-    return text if text.endswith('\n') else text + '\n'
+    text = text if text.endswith('\n') else text + '\n'
+    if mtl_file is None or material_name is None:
+        return text
+    lines = text.split('\n')
+    # mtllib after the header comments; usemtl before the first face (all faces share it).
+    head = next(i for i, line in enumerate(lines) if not line.startswith('#'))
+    lines.insert(head, f'mtllib {mtl_file}')
+    first_face = next(i for i, line in enumerate(lines) if line.startswith('f '))
+    lines.insert(first_face, f'usemtl {material_name}')
+    return '\n'.join(lines)
+
+
+def mtl_text(material_name: str, rgb: Sequence[str], header: str) -> str:
+    """A one-material library: `rgb` (three numbers as text, 0..1) for ambient and diffuse, no
+    shine and no emission, opaque: the colour the world's SDF <material> gives the visual."""
+    colour = ' '.join(rgb)
+    return '\n'.join([f'# {header}', f'newmtl {material_name}', f'Ka {colour}',
+                      f'Kd {colour}', 'Ks 0 0 0', 'Ke 0 0 0', 'Ns 0', 'd 1', 'illum 1', ''])

@@ -1,7 +1,7 @@
 """Small helpers for writing SDF text by hand: stable number formatting, colours, boxes."""
 from __future__ import annotations
 
-from typing import Iterable, Sequence
+from typing import Iterable, List, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
 
@@ -20,10 +20,16 @@ def pose(x: float = 0.0, y: float = 0.0, z: float = 0.0, roll: float = 0.0,
     return f'<pose>{nums((x, y, z, roll, pitch, yaw))}</pose>'
 
 
-def rgba_from_bgr(bgr: Sequence[int], alpha: float = 1.0) -> str:
-    """An OpenCV BGR colour (the embedded renderer's palette) as SDF 'r g b a' in 0..1."""
+def rgb_from_bgr(bgr: Sequence[int]) -> List[str]:
+    """An OpenCV BGR colour (the embedded renderer's palette) as 'r', 'g', 'b' in 0..1: the
+    one conversion behind the SDF materials and the meshes' .mtl files."""
     b, g, r = bgr
-    return nums((r / 255.0, g / 255.0, b / 255.0, alpha))
+    return [num(r / 255.0), num(g / 255.0), num(b / 255.0)]
+
+
+def rgba_from_bgr(bgr: Sequence[int], alpha: float = 1.0) -> str:
+    """An OpenCV BGR colour as SDF 'r g b a' in 0..1."""
+    return ' '.join([*rgb_from_bgr(bgr), num(alpha)])
 
 
 def material(bgr: Sequence[int]) -> str:

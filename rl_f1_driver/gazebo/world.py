@@ -1,9 +1,10 @@
 """One Gazebo Classic 11 world per circuit, from the circuit file and the camera config.
 
-The road, kerbs and red centre line are meshes (mesh.py: flat strips along the same dense
-centreline the embedded simulator renders, every edge within `CHORD_TOL` of its true curve,
-widths exact), one visual per colour layer whatever the circuit's length, coloured by the
-visual's material with the embedded renderer's palette. The meshes live in a Gazebo model
+The road, kerbs and red centre line are meshes (mesh.py: flat strips between the
+cross-sections of sim/painted.py, every edge within `CHORD_TOL` of its true curve, widths
+exact; the embedded renderer paints the line along the same sections), one visual per colour
+layer whatever the circuit's length, coloured by the visual's material with the embedded
+renderer's palette, and by the same colour in each mesh's .mtl. The meshes live in a Gazebo model
 folder per circuit, worlds/models/rl_f1_driver_<circuit>/, referenced as model:// URIs (see
 mesh_uri). The world also loads libgazebo_ros_state.so (for set_entity_state and
 model_states) and holds our car (see car.py), so a world file and its mesh folder are the
@@ -22,12 +23,13 @@ import numpy as np
 from ..config import CameraConfig
 from ..errors import ConfigError
 from ..scene import CAR_Z, KERB_TOP, LINE_TOP, ROAD_TOP, body_parts, wheels
-from ..sim.render import KERB_WIDTH, Palette
+from ..sim.painted import track_bands, track_sections
+from ..sim.render import Palette
 from ..track import Circuit
 from .car import car_model_sdf
-from .mesh import (CHORD_TOL, MAX_SEGMENT, MESH_EXT, Band, band_chunks, left_normals,
-                   obj_text, segment_loop)
-from .sdf import attr, material, nums, pose, rgba_from_bgr, text
+from .mesh import (CHORD_TOL, MAX_SEGMENT, MESH_EXT, MTL_EXT, Band, band_chunks, left_normals,
+                   mtl_text, obj_text, segment_loop)
+from .sdf import attr, material, nums, pose, rgb_from_bgr, rgba_from_bgr, text
 
 GENERATOR = 'rl-f1 worlds'
 MODELS_DIR = 'models'             # beside the worlds; package.xml exports it as a model path
@@ -89,11 +91,15 @@ class Layer:
 
 def layers(circuit: Circuit, palette: Palette = Palette()) -> List[Layer]:
     """Road, kerbs and line, bottom to top (the kerbs lie on the road's edges)."""
-    kerb_off = circuit.road_width / 2.0 - KERB_WIDTH / 2.0
-    return [Layer('road', tuple(palette.road), ROAD_TOP, (Band(0.0, circuit.road_width),)),
-            Layer('kerbs', tuple(palette.kerb), KERB_TOP,
-                  (Band(kerb_off, KERB_WIDTH), Band(-kerb_off, KERB_WIDTH))),
-            Layer('line', tuple(palette.line), LINE_TOP, (Band(0.0, circuit.line_width),))]
+    bands = track_bands(circuit)
+    colours = {'road': palette.road, 'kerbs': palette.kerb, 'line': palette.line}
+    tops = {'road': ROAD_TOP, 'kerbs': KERB_TOP, 'line': LINE_TOP}
+    return [Layer(name, tuple(colours[name]), tops[name], bands[name]) for name in bands]
+
+
+def material_name(layer: Layer) -> str:
+    """The layer's material in its meshes' .mtl (prefixed like the model: names are global)."""
+    return f'{MESH_MODEL_PREFIX}{layer.name}'
 
 
 @dataclass(frozen=True)
@@ -109,8 +115,8 @@ def track_meshes(circuit: Circuit, palette: Palette = Palette()) -> List[TrackMe
     """The meshes of every layer; each edge within CHORD_TOL of its true curve."""
     all_layers = layers(circuit, palette)
     normals = left_normals(circuit.tangents)
-    edges = sorted({e for layer in all_layers for band in layer.bands for e in band.edges})
-    idx = segment_loop(circuit.points, CHORD_TOL, MAX_SEGMENT, normals, (0.0, *edges))
+    # The embedded renderer paints the line along these same sections (sim/painted.py).
+    idx = track_sections(circuit)
     # The car and the grass take the rest of the visual budget; the layers share what is left.
     max_chunks = max(1, (MAX_VISUALS - OTHER_VISUALS) // len(all_layers))
     out = []
@@ -119,6 +125,11 @@ def track_meshes(circuit: Circuit, palette: Palette = Palette()) -> List[TrackMe
         for k, (v, f) in enumerate(chunks):
             out.append(TrackMesh(layer, f'{layer.name}_{k}.{MESH_EXT}', v, f))
     return out
+
+
+def mtl_filename(mesh: TrackMesh) -> str:
+    """The material library beside a mesh file (same stem)."""
+    return f'{mesh.filename.rsplit(".", 1)[0]}.{MTL_EXT}'
 
 
 def mesh_uri(circuit_name: str, filename: str) -> str:
@@ -269,8 +280,13 @@ def world_files(circuit: Circuit, camera: CameraConfig, names: WorldNames = Worl
     files = {world_filename(circuit.name): build_world(circuit, camera, names, palette,
                                                        meshes=meshes)}
     for m in meshes:
+        mtl = mtl_filename(m)
         files[f'{folder}/{m.filename}'] = obj_text(m.vertices, m.faces,
-                                                   f'{header} Layer {m.layer.name}.')
+                                                   f'{header} Layer {m.layer.name}.',
+                                                   mtl, material_name(m.layer))
+        # Same colour as the visual's SDF <material> (one conversion, rgb_from_bgr).
+        files[f'{folder}/{mtl}'] = mtl_text(material_name(m.layer), rgb_from_bgr(m.layer.bgr),
+                                            f'{header} Material of layer {m.layer.name}.')
     files[f'{folder}/model.config'] = model_config(circuit)
     files[f'{folder}/model.sdf'] = model_sdf(circuit, meshes)
     return files
