@@ -16,8 +16,8 @@ PACKAGE = 'rl_f1_driver'
 
 # Lowest first. A module may import its own layer and any layer before it, never one after.
 # The order is the one the code has:
-# - base: errors, paths, small process helpers (interrupts, process_guard), and the config (schema, loader, ROS parameter
-#   file), which everything reads;
+# - base: errors, paths, small process helpers (interrupts, process_guard), and the config
+#   (schema, loader, ROS parameter file), which everything reads;
 # - scene (heights and the car's body, from the camera mount) and track (circuits): facts
 #   of the world, on the config only;
 # - sim (the embedded simulator: car, camera, renderer) drives on a track;

@@ -141,10 +141,18 @@ def test_rviz_config_shows_the_configured_topics():
     shared = params.load_param_file(params.default_file())['/**']
     assert topics == {'Odometry': shared['odom_topic'], 'Driven path': shared['path_topic'],
                       'Camera': shared['camera_topic'],
-                      'Perception overlay': shared['overlay_topic']}
+                      'Perception overlay': shared['overlay_topic'],
+                      'Circuit': shared['circuit_topic'], 'Numbers': shared['numbers_topic']}
     classes = {d['Class'] for d in manager['Displays']}
     assert {'rviz_default_plugins/Image', 'rviz_default_plugins/Path',
-            'rviz_default_plugins/Odometry', 'rviz_default_plugins/TF'} <= classes
+            'rviz_default_plugins/Odometry', 'rviz_default_plugins/TF',
+            'rviz_default_plugins/MarkerArray'} <= classes
+    # The circuit is latched (published once): only a Transient Local subscription gets it.
+    by_name = {d['Name']: d for d in manager['Displays']}
+    assert by_name['Circuit']['Topic']['Durability Policy'] == 'Transient Local'
+    assert by_name['Circuit']['Topic']['Reliability Policy'] == 'Reliable'
+    assert by_name['Circuit']['Class'] == by_name['Numbers']['Class'] == \
+        'rviz_default_plugins/MarkerArray'
     assert manager['Global Options']['Fixed Frame'] == shared['odom_frame']
 
 
@@ -158,7 +166,7 @@ def test_ros_modules_import_rclpy_only_in_node_modules():
     ros_only = {'rclpy', 'sensor_msgs', 'geometry_msgs', 'nav_msgs', 'std_msgs', 'std_srvs',
                 'gazebo_msgs', 'cv_bridge', 'tf2_ros', 'rosgraph_msgs', 'builtin_interfaces'}
     allowed = {'gazebo_link.py', 'node_util.py', 'train_node.py', 'drive_node.py',
-               'sim_node.py'}
+               'sim_node.py', 'rviz.py'}
     for path in (ROOT / PACKAGE).rglob('*.py'):
         if path.name in allowed and path.parent.name == 'ros':
             continue

@@ -84,8 +84,11 @@ SHARED: Dict[str, Param] = {
     'odom_topic': _topic('nav_msgs/Odometry of the car (world pose: ground truth)'),
     'overlay_topic': _topic('sensor_msgs/Image: perception overlay'),
     'path_topic': _topic('nav_msgs/Path: the driven path'),
-    'circuit_topic': _topic('visualization_msgs/MarkerArray: road edges and red line '
-                            '(rl-f1 recordings and live view)'),
+    'circuit_topic': _topic('visualization_msgs/MarkerArray, latched: road edges, red line, '
+                            'start line and the car (rviz, recordings, live view)'),
+    'numbers_topic': _topic('visualization_msgs/MarkerArray: the numbers of the run as text '
+                            'over the car in rviz (lap %, speed, ...; training: episode, '
+                            'return, ...)'),
     'telemetry_namespace': _topic('std_msgs/Float32 signals under it for plots: speed, '
                                   'deviation, reward, loss, epsilon (rl-f1 recordings and '
                                   'live view)'),
@@ -134,7 +137,8 @@ NODES: Dict[str, Dict[str, Param]] = {
                                   'overlay_topic', 'path_topic', 'model_states_topic',
                                   'set_entity_state_service', 'reset_world_service',
                                   'pause_service', 'unpause_service', 'odom_frame',
-                                  'camera_frame')},
+                                  'base_frame', 'camera_frame', 'circuit_topic',
+                                  'numbers_topic')},
         **_CONFIG, **_LINK, **_MONITOR,
         'run_dir': Param(str, 'output folder of the training run'),
         'resume': Param(bool, 'continue the run in run_dir from its last checkpoint'),
@@ -147,7 +151,8 @@ NODES: Dict[str, Dict[str, Param]] = {
     },
     'drive_node': {
         **{k: SHARED[k] for k in ('camera_topic', 'cmd_vel_topic', 'odom_topic',
-                                  'overlay_topic', 'path_topic', 'odom_frame')},
+                                  'overlay_topic', 'path_topic', 'odom_frame', 'base_frame',
+                                  'camera_frame', 'circuit_topic', 'numbers_topic')},
         **_MONITOR,
         'config_file': _CONFIG['config_file'],
         'policy_dir': Param(str, 'exported policy folder (controller: policy)'),

@@ -54,9 +54,11 @@ class _Direction:
         self.tracker = TrackTracker(circuit)
         self.episode = EpisodeStats()
         self.lap = EpisodeStats()
+        self.state: Optional[TrackState] = None     # at the latest pose
 
     def start(self, frame: Frame) -> None:
         st = self.tracker.reset(frame.pose.x, frame.pose.y, frame.pose.yaw)
+        self.state = st
         self.episode = self._stats(frame.stamp)
         self.lap = self._stats(frame.stamp)
         self.episode.record(frame, st, 0.0)
@@ -65,6 +67,7 @@ class _Direction:
     def record(self, frame: Frame, dt: float) -> TrackState:
         p = frame.pose
         st = self.tracker.update(p.x, p.y, p.yaw)
+        self.state = st
         self.episode.record(frame, st, dt)
         self.lap.record(frame, st, dt)
         return st
@@ -128,6 +131,23 @@ class LapStats:
             if d.record(frame, dt).lap_completed:
                 out.append(self._lap_record(d, stamp))
         return out
+
+    def live(self) -> Dict[str, Optional[float]]:
+        """The figures of the moment, for a display (rviz's numbers): `lap_fraction` of the
+        lap under way (0..1), `speed` (m/s, from the displacement), `deviation` (m, + left of
+        the line) and `lap_time` (s since the lap began), all of the direction that made more
+        progress; None each before the episode's first pose."""
+        last = self._last
+        if last is None:
+            return {'lap_fraction': None, 'speed': None, 'deviation': None, 'lap_time': None}
+        d = self._leading()
+        length = self.circuit.length
+        progress = max(0.0, d.tracker.progress)
+        fraction = min(1.0, max(0.0, (progress - d.tracker.laps * length) / length))
+        return {'lap_fraction': fraction,
+                'speed': float(last.speed or 0.0),
+                'deviation': None if d.state is None else float(d.state.lateral),
+                'lap_time': last.stamp - d.lap.start_stamp}
 
     def finish(self, reason: str = 'shutdown') -> Optional[Dict[str, Any]]:
         """The record of the episode under way (None if none), which then ends."""

@@ -171,6 +171,17 @@ def quaternion_from_yaw(yaw: float) -> Tuple[float, float, float, float]:
     return 0.0, 0.0, math.sin(yaw / 2.0), math.cos(yaw / 2.0)
 
 
+def quaternion_from_rpy(roll: float, pitch: float, yaw: float
+                        ) -> Tuple[float, float, float, float]:
+    """(x, y, z, w) of fixed-axis roll about x, then pitch about y, then yaw about z (ROS's
+    and SDF's <pose> convention)."""
+    cr, sr = math.cos(roll / 2.0), math.sin(roll / 2.0)
+    cp, sp = math.cos(pitch / 2.0), math.sin(pitch / 2.0)
+    cy, sy = math.cos(yaw / 2.0), math.sin(yaw / 2.0)
+    return (sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy,
+            cr * cp * sy - sr * sp * cy, cr * cp * cy + sr * sp * sy)
+
+
 def pose2d_from_pose(pose: Any) -> Pose2D:
     """geometry_msgs/Pose -> Pose2D (x, y, yaw)."""
     q = pose.orientation

@@ -32,10 +32,13 @@ from ..config import ros_params as params
 from .node_util import (CAMERA_QOS, COMMAND_QOS, MONITOR_QOS, STATE_QOS, ImageDecoder,
                         image_msg, path_msg, run_node, spin_node, steady_timer, twist_msg,
                         warn)
+from ..messages.markers import drive_lines
 from ..messages.path_trace import PathTrace
+from .rviz import RvizPublisher
 from .watchdog import Watchdog
 
 PATH_PERIOD = 0.5  # s between path messages (a long path is a big message)
+NUMBERS_PERIOD = 0.2  # s between the numbers shown over the car in rviz (readable, cheap)
 # Lap and episode lines: reliable like MONITOR_QOS, but a few deep, so a lap line and the
 # episode line published right after it (a reset) both reach a slower subscriber.
 STATS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -76,6 +79,10 @@ class DriveNode:
         node.create_subscription(Odometry, p['odom_topic'], self.on_odom, STATE_QOS)
         self.watchdog_timer = steady_timer(node, p['watchdog_period'], self.check_watchdog)
         self.path_timer = steady_timer(node, PATH_PERIOD, self.publish_path)
+        # rviz: the circuit and the car (latched), the camera mount (static TF), the numbers.
+        camera = getattr(getattr(controller, 'config', None), 'camera', None)
+        self.rviz = RvizPublisher(node, p, self.circuit, camera)
+        self.numbers_timer = steady_timer(node, NUMBERS_PERIOD, self.publish_numbers)
         controller.reset()
         node.get_logger().info(f'driving from {p["camera_topic"]} to {p["cmd_vel_topic"]} '
                                f'with the {p["controller"]} controller (cv_bridge: '
@@ -134,6 +141,9 @@ class DriveNode:
                 f'episode {record["episode"]} ended ({record["end_reason"]}): '
                 f'{100 * record["completion"]:.0f}% of a lap, {record["laps"]} lap(s), '
                 f'{record["distance_m"]:.0f} m')
+
+    def publish_numbers(self) -> None:
+        self.rviz.numbers(drive_lines(**self.laps.live()))
 
     def publish_path(self) -> None:
         if len(self.trace):

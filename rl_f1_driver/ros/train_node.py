@@ -23,18 +23,28 @@ from ..perception import draw_overlay
 from ..config import ros_params as params
 from .frame_gate import LinkError
 from .node_util import MONITOR_QOS, BackgroundSpinner, image_msg, path_msg, run_node, time_msg
-from .monitoring import monitored_env_class
+from .monitoring import TrainingNumbers, monitored_env_class
 from ..messages.path_trace import PathTrace
 
 PATH_PERIOD = 0.5   # wall seconds between path messages (a long path is a big message)
+NUMBERS_PERIOD = 0.2   # wall seconds between the numbers shown over the car in rviz
 
 
 class TrainMonitor:
     """Overlay, path and episode statistics for rviz, fed by every environment step."""
 
-    def __init__(self, node: Any, p: Dict[str, Any]):
+    def __init__(self, node: Any, p: Dict[str, Any], circuit: Any = None, camera: Any = None):
+        """`circuit` (and `camera`, for the car and the camera's TF): also publish the
+        circuit and the numbers for rviz (ros.rviz); `numbers` is then the trainer's
+        monitor too (epsilon, env steps/s, last evaluation)."""
         self.node = node
         self.p = p
+        self.numbers = TrainingNumbers()
+        self.rviz = None
+        if circuit is not None:
+            from .rviz import RvizPublisher
+            self.rviz = RvizPublisher(node, p, circuit, camera)
+        self._numbers_sent = -float('inf')
         self.overlay_pub = node.create_publisher(Image, p['overlay_topic'], MONITOR_QOS)
         self.path_pub = node.create_publisher(PathMsg, p['path_topic'], MONITOR_QOS)
         self.stats_pub = node.create_publisher(String, p['stats_topic'], 10)
@@ -47,9 +57,14 @@ class TrainMonitor:
         self.episodes += 1
         self.trace.clear()
         self._record(env)
+        self.numbers.on_reset(env)
 
     def on_step(self, env: Any) -> None:
         self.steps += 1
+        self.numbers.on_step(env)
+        if self.rviz is not None and time.monotonic() - self._numbers_sent >= NUMBERS_PERIOD:
+            self._numbers_sent = time.monotonic()
+            self.rviz.numbers(self.numbers.lines())
         frame = self._record(env)
         if frame is None:
             return
@@ -107,7 +122,7 @@ def _main(args: Optional[list]) -> int:
         from .gazebo_link import GazeboLink
         # Subscriptions and clients exist before the executor thread starts spinning.
         links.append(GazeboLink(node, params.LinkSettings.from_params(p), cfg.camera, cfg.car))
-        monitor = TrainMonitor(node, p)
+        monitor = TrainMonitor(node, p, load_circuit(cfg.track), cfg.camera)
         env_class = monitored_env_class(F1FollowLineEnv)
 
         def env_factory(c: Config, index: int) -> F1FollowLineEnv:
@@ -124,7 +139,8 @@ def _main(args: Optional[list]) -> int:
         log.info(f'training on {cfg.track} through {p["camera_topic"]} -> '
                  f'{p["cmd_vel_topic"]}, output in {p["run_dir"]}')
         report = train(cfg, Path(p['run_dir']), resume=p['resume'], env_factory=env_factory,
-                       allow_config_change=p['allow_config_change'])
+                       allow_config_change=p['allow_config_change'],
+                       monitor=monitor.numbers)
         log.info('training finished: ' + json.dumps(report, default=str)[:2000])
         return 0
     except UserError as exc:
