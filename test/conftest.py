@@ -67,3 +67,22 @@ def launches(tmp_path):
     yield start
     for proc in started:
         stop_process(proc)
+
+
+_CONFIG: list = []
+
+
+def pytest_configure(config):
+    _CONFIG.append(config)
+
+
+def launch_tmp_path(name: str) -> Path:
+    """A fresh folder from the factory behind `tmp_path`, for launch_testing modules.
+
+    Their generate_test_description runs outside pytest's fixtures, so they cannot ask for
+    tmp_path; this gives them the same kind of folder (under pytest's base temp, pruned with
+    the other tmp_paths), instead of a mkdtemp folder left in /tmp for good. The factory is
+    looked up at call time: pytest's tmp_path plugin sets it up after this conftest's
+    pytest_configure has run.
+    """
+    return _CONFIG[-1]._tmp_path_factory.mktemp(name)

@@ -98,3 +98,14 @@ def test_python_dash_m_circuits():
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert [line.split()[0] for line in proc.stdout.strip().splitlines()] == builtin_names()
+
+
+def test_the_distributed_commands_do_not_import_the_main_cli():
+    """rl_f1_driver.cli registers learn.distributed.cli; the way back (argument types, the
+    training config) goes through cli_args, below both: no import cycle."""
+    code = ('import sys, rl_f1_driver.learn.distributed.cli\n'
+            'print("rl_f1_driver.cli" in sys.modules)')
+    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == 'False'

@@ -6,9 +6,12 @@ wait is bounded and polls a condition (a log line, a file, an exit code).
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from pathlib import Path
 
 import pytest
@@ -20,6 +23,27 @@ ROOT = Path(__file__).resolve().parent.parent
 # Fast and small: a lines policy on `simple`; the server is given up after 3 s of silence.
 QUICK = ['--config', str(ROOT / 'config' / 'train.yaml'),
          '--set', 'train.initial_collect_steps=500', '--set', 'distributed.server_timeout=3']
+
+
+# Scratch folders the distributed code once made in /tmp (actor configs, Reverb checkpointers):
+# a SIGKILLed process left them behind. None may appear now.
+SCRATCH_PREFIXES = ('rl_f1_actor_', 'rl_f1_reverb_')
+
+
+def _scratch_in_tmp() -> set:
+    return {name for name in os.listdir(tempfile.gettempdir())
+            if name.startswith(SCRATCH_PREFIXES)}
+
+
+@pytest.fixture(scope='module', autouse=True)
+def nothing_left_in_tmp():
+    """Around this module (servers, learners and actors killed with SIGKILL among them): no
+    new scratch folder in /tmp. Names are compared, not counts, so folders that other
+    processes made or removed meanwhile under other names do not matter."""
+    before = _scratch_in_tmp()
+    yield
+    left = sorted(_scratch_in_tmp() - before)
+    assert left == [], f'left in {tempfile.gettempdir()}: {left}'
 
 
 def _env():
@@ -224,3 +248,51 @@ def test_ctrl_c_ends_train_with_actors_cleanly(tmp_path, procs):
     # The actor ended by itself (its closing line), not by SIGKILL.
     assert re.search(r'actor 0: [\d,]+ env steps, \d+ episodes',
                      (out / 'distributed' / 'actor-0.log').read_text())
+
+
+def test_the_replay_server_makes_no_scratch_folder(tmp_path, monkeypatch):
+    """Reverb's default checkpointer takes a mkdtemp folder that nothing removes; the server
+    runs with none, so a killed server leaves nothing either."""
+    from rl_f1_driver.config import load_config
+    from rl_f1_driver.learn.distributed.server import serve
+    from rl_f1_driver.learn.distributed.watchdog import check_server
+    made = []
+    real_mkdtemp = tempfile.mkdtemp
+
+    def mkdtemp(*args, **kwargs):
+        made.append(real_mkdtemp(*args, **kwargs))
+        return made[-1]
+    monkeypatch.setattr(tempfile, 'mkdtemp', mkdtemp)
+    stop, port_file, failed = threading.Event(), tmp_path / 'port', []
+
+    def run():
+        try:
+            serve(load_config(), stop, port_file=str(port_file), log=lambda s: None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test
+            failed.append(exc)
+    server = threading.Thread(target=run, daemon=True)
+    server.start()
+    try:
+        assert wait_for(lambda: port_file.is_file() or failed, 120, period=0.1), 'no port file'
+        assert not failed, failed
+        address = f'localhost:{port_file.read_text().strip()}'
+        assert 'experience' in check_server(address, 10)
+    finally:
+        stop.set()
+        server.join(timeout=30)
+        for folder in made:
+            shutil.rmtree(folder, ignore_errors=True)
+    assert not server.is_alive() and not failed, failed
+    assert made == []
+
+
+def test_the_ros_actor_config_has_no_file_name():
+    """rl-f1 actor --backend ros hands train_node its config through a memory file: readable
+    at the path while the actor runs, on no file system, gone with the process."""
+    from rl_f1_driver.config import load_config
+    from rl_f1_driver.learn.distributed.cli import config_without_a_file
+    cfg = load_config(overrides={'seed': 7, 'train.gamma': 0.9})
+    with config_without_a_file(cfg) as path:
+        assert load_config(path) == cfg
+        assert os.readlink(path).startswith('/memfd:')   # no directory holds it
+    assert not Path(path).exists()

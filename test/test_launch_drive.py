@@ -9,13 +9,13 @@ topic, the perception overlay and the driven path.
 import json
 import subprocess
 import sys
-import tempfile
 import unittest
 from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import launch_tmp_path
 from ros_support import Probe, fresh_domain_id, require_installed_package, ros2_launch_action
 
 SHARE = require_installed_package()
@@ -31,7 +31,7 @@ LAP_TIMEOUT = 240.0
 
 def _train_policy() -> Path:
     """A lines policy of the quick-start config, stopped at its first lap both ways."""
-    work = Path(tempfile.mkdtemp(prefix='rl_f1_launch_drive_'))
+    work = launch_tmp_path('launch_drive')
     config = work / 'train.yaml'
     config.write_text(yaml.safe_dump({'track': 'simple', 'seed': 0,
                                       'env': {'observation': 'lines'},

@@ -6,13 +6,12 @@ until its greedy policy drives a full lap both ways; then train_node exports the
 report.json and ends, and the launch ends sim_node with it (nobody presses Ctrl-C).
 """
 import json
-import tempfile
 import unittest
-from pathlib import Path
 
 import pytest
 import yaml
 
+from conftest import launch_tmp_path
 from ros_support import Probe, fresh_domain_id, require_installed_package, ros2_launch_action
 
 SHARE = require_installed_package()
@@ -24,7 +23,7 @@ from launch_testing.actions import ReadyToTest  # noqa: E402
 from launch_testing.util import KeepAliveProc  # noqa: E402
 
 DOMAIN = fresh_domain_id()
-WORK = Path(tempfile.mkdtemp(prefix='rl_f1_launch_train_'))
+WORK = launch_tmp_path('launch_train')
 RUN_DIR = WORK / 'run'
 CONFIG = WORK / 'train.yaml'
 # The quick-start config (config/train.yaml), stopping at the first lap both ways.

@@ -18,23 +18,35 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def _no_checkpointer():
+    """A Reverb checkpointer that is none at all.
+
+    Given no checkpointer, reverb.Server makes a default one in a fresh folder of /tmp that
+    nothing removes, and a folder of our own would outlive a server killed with SIGKILL. This
+    server never checkpoints (the learner's run directory holds the checkpoints; the actors
+    refill the replay), and Reverb's C++ server takes a null checkpointer as "none
+    configured": nothing is written anywhere.
+    """
+    import reverb
+
+    class NoCheckpointer(reverb.checkpointers.CheckpointerBase):
+        def internal_checkpointer(self) -> None:
+            return None
+
+    return NoCheckpointer()
+
+
 def serve(cfg: Config, stop_event: threading.Event, port: int = 0,
           log: Callable[[str], None] = print, port_file: Optional[str] = None) -> None:
     """Run the replay server until `stop_event` is set (by SIGINT/SIGTERM)."""
     import reverb
-    import tempfile
     agent, _, global_step, env_steps, stop = spec_agent(cfg)
     # A fixed port, chosen here when 0: Reverb's port=0 reports 0 back, not the real port.
     port = port or cfg.distributed.port or free_port()
-    # Reverb keeps a checkpointer directory; a temporary one, removed at exit, instead of one
-    # left in /tmp per start.
-    scratch = tempfile.TemporaryDirectory(prefix='rl_f1_reverb_')
     try:
-        server = reverb.Server(
-            make_tables(cfg, agent, global_step, env_steps, stop), port=port,
-            checkpointer=reverb.checkpointers.DefaultCheckpointer(scratch.name))
+        server = reverb.Server(make_tables(cfg, agent, global_step, env_steps, stop),
+                               port=port, checkpointer=_no_checkpointer())
     except Exception as exc:  # noqa: BLE001 - a port in use is a RuntimeError from gRPC
-        scratch.cleanup()
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise UserError(f'replay server: cannot listen on port {port} ({first})') from None
     log(f'replay server listening on port {server.port} (tables {EXPERIENCE}, {VARIABLES}, '
@@ -50,5 +62,4 @@ def serve(cfg: Config, stop_event: threading.Event, port: int = 0,
             pass
     finally:
         server.stop()
-        scratch.cleanup()
         log('replay server stopped')
