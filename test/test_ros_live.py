@@ -1,7 +1,7 @@
 """In-process ROS 2 tests: drive node, watchdog, and the Gazebo link against sim_node.
 
 They need a ROS 2 Humble environment (rclpy and the message packages): `make test` with ROS
-sourced, which .ci/run does with ../shared/ros2-humble. Without ROS they skip
+2 sourced (the GitHub workflow, the Docker image). Without ROS they skip
 (test/ros_support.py).
 Waits are bounded loops over executor spins, never sleeps.
 """
@@ -12,7 +12,7 @@ import time
 import numpy as np
 import pytest
 
-from ros_support import require_ros  # noqa: E402
+from ros_support import require_ros, wait_for  # noqa: E402
 
 require_ros('gazebo_msgs', 'tf2_ros')
 import rclpy  # noqa: E402
@@ -25,7 +25,7 @@ from rl_f1_driver.config import load_config  # noqa: E402
 from rl_f1_driver.perception import LineDetector  # noqa: E402
 from rl_f1_driver.config import ros_params as params  # noqa: E402
 from rl_f1_driver.ros.drive_node import DriveNode  # noqa: E402
-from rl_f1_driver.ros.frame_gate import LinkTimeout  # noqa: E402
+from rl_f1_driver.ros.frame_gate import LinkError, LinkTimeout  # noqa: E402
 from rl_f1_driver.ros.gazebo_link import GazeboLink  # noqa: E402
 from rl_f1_driver.ros.node_util import (COMMAND_QOS, BackgroundSpinner,  # noqa: E402
                                         image_msg, time_msg)
@@ -170,6 +170,75 @@ def test_link_gives_a_clear_error_when_the_camera_stops(sim_and_link):
     with pytest.raises(LinkTimeout, match='camera image on .* within 2 s'):
         link.step(Twist(1.0, 0.0))
     assert time.monotonic() - t0 < 10.0
+
+
+def test_link_refuses_to_train_on_two_simulators(sim_and_link):
+    """A leftover simulator on the same topics: the link names both, instead of training on
+    frames and poses of two cars."""
+    sim, link, _ = sim_and_link
+    prefix = sim.node.get_namespace().strip('/')
+    cfg = load_config(overrides={'camera.width': 160, 'camera.height': 120})
+    other_p = dict(sim.p, publish_clock=False)
+    other_node = rclpy.create_node('leftover_sim', namespace=f'/{prefix}')
+    SimNode(other_node, other_p, cfg)
+    spinner = BackgroundSpinner(other_node).start()
+    try:
+        assert wait_for(lambda: link.node.count_publishers(sim.p['odom_topic']) == 2, 10)
+        with pytest.raises(LinkError) as exc:
+            link.reset(Pose2D(*load_circuit('simple').pose_at(0.0)))
+        msg = str(exc.value)
+        assert f'2 publishers on {sim.p["odom_topic"]}' in msg
+        assert 'leftover_sim' in msg and 'sim_node' in msg
+    finally:
+        spinner.stop()
+        other_node.destroy_node()
+
+
+def test_drive_node_stops_the_car_while_a_second_simulator_publishes():
+    prefix = f't{next(_ids)}'
+    p = _unique(params.node_defaults('drive_node'), prefix)
+    p.update(use_cv_bridge=False, frame_timeout=5.0)
+    cfg = load_config()
+    node = rclpy.create_node('drive_node', namespace=f'/{prefix}')
+    probe = rclpy.create_node('probe', namespace=f'/{prefix}')
+    second = rclpy.create_node('second', namespace=f'/{prefix}')
+    drive = DriveNode(node, p, FakeController(LineDetector(cfg.perception)))
+    got = []
+    probe.create_subscription(TwistMsg, p['cmd_vel_topic'], got.append, COMMAND_QOS)
+    cam = probe.create_publisher(Image, p['camera_topic'], 10)
+    ex = SingleThreadedExecutor()
+    for n in (node, probe, second):
+        ex.add_node(n)
+    bgr = np.zeros((48, 64, 3), np.uint8)
+    try:
+        assert _spin_until(ex, lambda: (probe.count_subscribers(p['camera_topic']) > 0
+                                        and node.count_subscribers(p['cmd_vel_topic']) > 0),
+                           10)
+        cam.publish(image_msg(bgr, time_msg(1.0), 'camera_link'))
+        assert _spin_until(ex, lambda: got and got[-1].linear.x == 2.0, 5)
+        # A second camera publisher appears: within a check period the car stops, and frames
+        # no longer move it.
+        second.create_publisher(Image, p['camera_topic'], 10)
+        assert _spin_until(ex, lambda: drive.second_simulator is not None, 10)
+        assert 'publishers on ' + p['camera_topic'] in drive.second_simulator
+        cam.publish(image_msg(bgr, time_msg(1.05), 'camera_link'))
+        assert _spin_until(ex, lambda: got[-1].linear.x == 0.0, 5)
+        n_before = len(got)
+        cam.publish(image_msg(bgr, time_msg(1.10), 'camera_link'))
+        assert _spin_until(ex, lambda: len(got) > n_before, 5)
+        assert got[-1].linear.x == 0.0 and got[-1].angular.z == 0.0
+        # It goes away: the car drives again.
+        second.destroy_node()
+        second = None
+        assert _spin_until(ex, lambda: drive.second_simulator is None, 10)
+        cam.publish(image_msg(bgr, time_msg(1.15), 'camera_link'))
+        assert _spin_until(ex, lambda: got[-1].linear.x == 2.0, 5)
+    finally:
+        drive.stop()
+        ex.shutdown()
+        for n in (node, probe, second):
+            if n is not None:
+                n.destroy_node()
 
 
 def test_train_monitor_publishes_path_overlay_and_one_stats_line_per_episode():

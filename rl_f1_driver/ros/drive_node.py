@@ -23,22 +23,24 @@ from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 from ..config import Config, load_config
+from ..config import ros_params as params
 from ..drive.lap_stats import LapStats, drive_circuit
+from ..messages import conversions as cv
+from ..messages.markers import drive_lines
+from ..messages.path_trace import PathTrace
 from ..perception import LineDetector, draw_overlay
 from ..sim.types import ZERO_TWIST, Twist
 from ..track import Circuit
-from ..messages import conversions as cv
-from ..config import ros_params as params
 from .node_util import (CAMERA_QOS, COMMAND_QOS, MONITOR_QOS, STATE_QOS, ImageDecoder,
                         image_msg, path_msg, run_node, spin_node, steady_timer, twist_msg,
                         warn)
-from ..messages.markers import drive_lines
-from ..messages.path_trace import PathTrace
+from .one_simulator import CLOCK_TOPIC, publishers_by_topic, second_simulator
 from .rviz import RvizPublisher
 from .watchdog import Watchdog
 
 PATH_PERIOD = 0.5  # s between path messages (a long path is a big message)
 NUMBERS_PERIOD = 0.2  # s between the numbers shown over the car in rviz (readable, cheap)
+SOURCES_PERIOD = 1.0  # s between looks for a second simulator on the graph
 # Lap and episode lines: reliable like MONITOR_QOS, but a few deep, so a lap line and the
 # episode line published right after it (a reset) both reach a slower subscriber.
 STATS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
@@ -83,6 +85,9 @@ class DriveNode:
         camera = getattr(getattr(controller, 'config', None), 'camera', None)
         self.rviz = RvizPublisher(node, p, self.circuit, camera)
         self.numbers_timer = steady_timer(node, NUMBERS_PERIOD, self.publish_numbers)
+        # Set while two simulators publish our inputs: the car stays stopped meanwhile.
+        self.second_simulator: Optional[str] = None
+        self.sources_timer = steady_timer(node, SOURCES_PERIOD, self.check_sources)
         controller.reset()
         node.get_logger().info(f'driving from {p["camera_topic"]} to {p["cmd_vel_topic"]} '
                                f'with the {p["controller"]} controller (cv_bridge: '
@@ -95,6 +100,9 @@ class DriveNode:
 
     def on_image(self, msg: Image) -> None:
         self.watchdog.feed()
+        if self.second_simulator:
+            self.publish(ZERO_TWIST)   # frames of two cars: no command is right for both
+            return
         stamp = cv.stamp_to_seconds(msg.header.stamp)
         # Time between frames for the PID's derivative; None (the configured camera period)
         # for the first frame or a stamp jump (simulation reset, dropped frames).
@@ -122,6 +130,8 @@ class DriveNode:
                                                msg.header.frame_id))
 
     def on_odom(self, msg: Odometry) -> None:
+        if self.second_simulator:
+            return   # two cars' poses alternate: every one would end an episode
         stamp, pose, _ = cv.odometry_state(msg)
         for record in self.laps.update(stamp, pose):
             if record['event'] == 'episode':
@@ -149,6 +159,20 @@ class DriveNode:
         if len(self.trace):
             self.path_pub.publish(path_msg(self.trace.poses(), self.p['odom_frame'],
                                            self.node.get_clock().now().to_msg()))
+
+    def check_sources(self) -> None:
+        """Stop the car while a second simulator publishes camera, odometry or /clock
+        (a leftover gzserver or sim_node on this ROS domain); drive again once it is gone."""
+        p = self.p
+        problem = second_simulator(publishers_by_topic(
+            self.node.get_publishers_info_by_topic,
+            (p['camera_topic'], p['odom_topic'], CLOCK_TOPIC)))
+        if problem and not self.second_simulator:
+            self.node.get_logger().error(f'{problem}. Stopping the car until one is left')
+            self.publish(ZERO_TWIST)
+        elif self.second_simulator and not problem:
+            self.node.get_logger().info('one simulator again: driving')
+        self.second_simulator = problem
 
     def check_watchdog(self) -> None:
         if self.watchdog.due():
