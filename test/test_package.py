@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = 'rl_f1_driver'
 # pip packages that have a rosdep key, which package.xml must then name.
 ROSDEP = {'numpy': 'python3-numpy', 'cv2': 'python3-opencv', 'yaml': 'python3-yaml',
-          'matplotlib': 'python3-matplotlib'}
+          'matplotlib': 'python3-matplotlib',
+          # gazebo_ros installs its launch helpers (GazeboRosPaths) as the Python package
+          # `scripts`; launch_common reads Gazebo's model and plugin paths from it.
+          'scripts': 'gazebo_ros'}
 # ROS Python packages: never installable from pip. Any other import that does not resolve in
 # this (ROS-free) environment is taken to be a ROS package too.
 ROS = {'rclpy', 'launch', 'launch_ros', 'launch_testing', 'launch_testing_ros', 'sensor_msgs',
@@ -84,6 +87,8 @@ def test_packages_named_in_launch_files_and_worlds_are_dependencies(manifest):
         text = path.read_text()
         named |= set(re.findall(r"FindPackageShare\('([\w]+)'\)", text))
         named |= set(re.findall(r"package='([\w]+)'", text))
+        if re.search(r'from scripts import GazeboRosPaths', text):   # gazebo_ros's module
+            named.add('gazebo_ros')
     named.discard(PACKAGE)
     assert {'gazebo_ros', 'rviz2'} <= named
     assert named <= deps
@@ -178,7 +183,8 @@ def test_ros_modules_import_rclpy_only_in_node_modules():
 
 
 def test_docs_list_every_parameter_and_launch_argument():
-    doc = (ROOT / 'README.md').read_text()
+    # The front page links to docs/; the ROS reference lives there.
+    doc = '\n'.join(p.read_text() for p in [ROOT / 'README.md', *sorted(ROOT.glob('docs/*.md'))])
     keys = set(params.SHARED).union(*params.NODES.values())
     assert {k for k in keys if f'`{k}`' not in doc} == set()
     found = set()
