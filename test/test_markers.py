@@ -11,7 +11,7 @@ from rl_f1_driver.messages import markers as mk
 from rl_f1_driver.messages.conversions import quaternion_from_rpy, quaternion_from_yaw
 from rl_f1_driver.record.messages import MARKERS, Messages
 from rl_f1_driver.ros.monitoring import TrainingNumbers
-from rl_f1_driver.scene import CAR_Z, LINE_TOP, ROAD_TOP, camera_mount, car_front
+from rl_f1_driver.scene import LINE_TOP, ROAD_TOP, body_parts, camera_mount, car_front
 from rl_f1_driver.sim.types import Pose2D
 from rl_f1_driver.track import load_circuit
 
@@ -82,9 +82,15 @@ def test_car_markers_are_locked_to_the_car_frame(messages):
     wheels = [m for m in arr.markers if m.type == M.CYLINDER]
     boxes = [m for m in arr.markers if m.type == M.CUBE]
     assert len(wheels) == 4 and len(boxes) >= 4
-    # Wheels touch the road: their centre is one radius above the car's origin height.
+    # Wheels touch the road: base_link (the car's origin) stands on the road (CAR_Z above the
+    # ground in odometry and TF), so a wheel's centre is one radius above base_link, as in
+    # the Gazebo car model.
     for w in wheels:
-        assert w.pose.position.z == pytest.approx(w.scale.x / 2 + CAR_Z)
+        assert w.pose.position.z == pytest.approx(w.scale.x / 2)
+    # Every box stands where the Gazebo model has it, in the same base_link frame.
+    parts = body_parts(front)
+    assert [(b.pose.position.x, b.pose.position.y, b.pose.position.z) for b in boxes] == [
+        pytest.approx(p.centre) for p in parts]
     # All of the car lies behind the camera (it never shows in the camera image).
     assert max(b.pose.position.x + b.scale.x / 2 for b in boxes) <= cfg.camera.mount_forward
 

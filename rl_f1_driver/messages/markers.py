@@ -22,7 +22,7 @@ from typing import Any, Callable, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..scene import CAR_Z, LINE_TOP, ROAD_TOP, body_parts, wheels
+from ..scene import LINE_TOP, ROAD_TOP, body_parts, wheels
 from ..track import Circuit
 from .conversions import fill_stamp
 
@@ -105,14 +105,16 @@ def _rgba(bgr: Sequence[int]) -> RGBA:
 def car_markers(front: float, frame_id: str) -> List[MarkerSpec]:
     """The car's body boxes (ids 0..) and wheels (ids WHEEL_ID0..), in the car frame
     `frame_id` and frame-locked: rviz moves them with every new transform of that frame."""
+    # base_link stands CAR_Z above the ground (odometry, TF and the Gazebo model all put it
+    # there), and the parts are placed in that frame as the Gazebo model places them: adding
+    # CAR_Z again would float the car 1 cm above the road.
     out = [MarkerSpec(NS_CAR, i, CUBE, frame_id, part.size, _rgba(part.bgr),
-                      position=(part.centre[0], part.centre[1], part.centre[2] + CAR_Z),
-                      frame_locked=True)
+                      position=part.centre, frame_locked=True)
            for i, part in enumerate(body_parts(front))]
     # A cylinder's axis is its z: turned a quarter about x, it rolls along the car.
     axle = (math.sqrt(0.5), 0.0, 0.0, math.sqrt(0.5))
     out += [MarkerSpec(NS_CAR, WHEEL_ID0 + j, CYLINDER, frame_id, (2 * r, 2 * r, width), WHEEL,
-                       position=(x, y, r + CAR_Z), orientation=axle, frame_locked=True)
+                       position=(x, y, r), orientation=axle, frame_locked=True)
             for j, (_, x, y, r, width) in enumerate(wheels(front))]
     return out
 
