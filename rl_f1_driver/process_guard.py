@@ -18,7 +18,8 @@ files start gzserver through this guard, which:
   runs, at most `--hold-max` seconds: the trainer's last steps and evaluation after Ctrl-C
   need the simulator. A second Ctrl-C ends the hold at once;
 - exits with the command's status when it ends by itself (launch then ends the launch when
-  the command is required), with 0 when it was stopped on request.
+  the command is required), with 0 when it was stopped on request (unless it failed on the
+  way out: a status other than 0 or 128 + SIGINT before any SIGKILL).
 
 Empty arguments are dropped: a launch substitution for a switched-off option (`--verbose`
 when verbose:=false) expands to ''. Linux only (prctl, /proc). No ROS.
@@ -226,8 +227,12 @@ class Guard:
                 self.log(f'{self.name} ended by itself with status {exit_status(rc)}')
             return exit_status(rc)
         self.log(f'{self.name} stopped {now - stop_at:.2f} s after the stop request')
-        # Stopped on request: not a failure, unless it failed by itself on the way out.
-        return rc if rc > 0 and phase != 'killed' else 0
+        # Stopped on request: not a failure, unless it failed by itself on the way out. After
+        # our SIGINT, 128 + SIGINT (a shell wrapper's or a program's "interrupted") is the
+        # answer to the request, not a failure.
+        if phase == 'killed' or (phase == 'interrupted' and rc == exit_status(-signal.SIGINT)):
+            return 0
+        return max(rc, 0)
 
 
 def main(argv: Optional[List[str]] = None) -> int:

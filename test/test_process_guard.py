@@ -16,6 +16,7 @@ import pytest
 
 from ros_support import wait_for
 from rl_f1_driver import process_guard as pg
+from rl_f1_driver.interrupts import DUPLICATE_SIGNAL_S
 
 ROOT = Path(__file__).resolve().parent.parent
 BUDGET = 10.0     # s: the "all processes gone" budget
@@ -148,6 +149,23 @@ def test_a_command_that_honours_sigint_ends_without_sigkill(files, tmp_path):
     assert 'SIGKILL' not in guard.stderr.read()
 
 
+def test_a_command_that_answers_sigint_with_status_130_was_stopped_not_failed(files, tmp_path):
+    # A shell wrapper (or any program) reports "interrupted" as 128 + SIGINT: the answer to
+    # the guard's own request, so the guard still ends with 0 (launch shows no failure).
+    polite = tmp_path / 'polite130.py'
+    polite.write_text('import os, signal, time\n'
+                      'signal.signal(signal.SIGINT, lambda *_: os._exit(130))\n'
+                      'print("up", flush=True)\ntime.sleep(600)\n')
+    guard = subprocess.Popen([sys.executable, '-m', 'rl_f1_driver.process_guard', '--grace',
+                              '30', '--', sys.executable, str(polite)], env=_env(),
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    files[1].append(guard.pid)
+    assert guard.stdout.readline().strip() == 'up'
+    guard.send_signal(signal.SIGINT)
+    guard.wait(BUDGET)
+    assert guard.returncode == 0, guard.stderr.read()
+
+
 def test_killing_the_guards_parent_ends_everything(files):
     tmp_path, started = files
     out = tmp_path / 'parent.pids'
@@ -227,6 +245,34 @@ def test_the_hold_is_bounded(files):
     os.kill(guard, signal.SIGINT)
     assert wait_for(lambda: _gone(guard, standin, helper), BUDGET)
     assert pg.alive(trainer)
+
+
+def test_a_second_ctrl_c_ends_the_hold_at_once(files):
+    tmp_path, started = files
+    out = tmp_path / 'parent.pids'
+    parent = subprocess.Popen([sys.executable, str(tmp_path / 'parent.py'), str(out),
+                               str(tmp_path / 'fake_trainer'),
+                               *_guard_cmd(tmp_path / 'standin.py', tmp_path / 'standin.pids',
+                                           '--grace', str(GRACE), '--hold-while',
+                                           'fake_trainer', '--hold-max', '120')],
+                              env=_env(), start_new_session=True)
+    started.append(parent.pid)
+    guard, trainer = _read_pids(out)
+    standin, helper = _read_pids(tmp_path / 'standin.pids')
+    started += [guard, trainer, standin, helper]
+    log = tmp_path / 'parent.pids.log'
+    os.kill(guard, signal.SIGINT)
+    first = time.monotonic()
+    assert wait_for(lambda: 'keeping' in log.read_text(), BUDGET), log.read_text()
+    # A repeat within DUPLICATE_SIGNAL_S is the same Ctrl-C (terminal and launch both send
+    # it): the second one must come after that window to count. Meanwhile the hold holds.
+    window = DUPLICATE_SIGNAL_S + 0.2 - (time.monotonic() - first)
+    assert not wait_for(lambda: not pg.alive(standin), max(window, 0.0)), log.read_text()
+    os.kill(guard, signal.SIGINT)
+    t0 = time.monotonic()
+    assert wait_for(lambda: _gone(guard, standin, helper), BUDGET), log.read_text()
+    assert time.monotonic() - t0 < GRACE + 5.0         # not the 120 s hold
+    assert pg.alive(trainer)                           # the hold ended, not the trainer
 
 
 def test_names_process_matches_a_console_script_by_base_name():
