@@ -28,7 +28,13 @@ def positive_int(text: str) -> int:
 
 def non_negative_int(text: str) -> int:
     """argparse type: a whole number >= 0."""
-    return positive_int(text) if text.strip() != '0' else 0
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
+    if value < 0:   # the message must not say ">= 1": 0 is allowed here
+        raise argparse.ArgumentTypeError(f'expected a number >= 0, got {value}')
+    return value
 
 
 def port_number(text: str) -> int:

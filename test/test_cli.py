@@ -1,5 +1,6 @@
 """The `rl-f1` command line: circuits, bench env, one-line user errors with exit code 2."""
 import json
+import re
 import subprocess
 import sys
 
@@ -109,3 +110,15 @@ def test_the_distributed_commands_do_not_import_the_main_cli():
                           timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == 'False'
+
+
+def test_argument_types_name_the_bound_they_enforce():
+    import argparse
+
+    from rl_f1_driver.cli_args import non_negative_int, port_number, positive_int
+    assert non_negative_int('0') == 0 and non_negative_int('3') == 3
+    assert positive_int('1') == 1 and port_number('0') == 0
+    for parse, text, says in [(non_negative_int, '-1', '>= 0'), (non_negative_int, 'x', "'x'"),
+                              (positive_int, '0', '>= 1'), (port_number, '70000', '0..65535')]:
+        with pytest.raises(argparse.ArgumentTypeError, match=re.escape(says)):
+            parse(text)
