@@ -7,6 +7,7 @@ max |dx| <= 2 px, worst <= 4 px, no row where one image shows the line and the o
 Without the data the test skips; with RL_F1_REQUIRE_GAZEBO_FRAMES=1 it fails instead.
 """
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -56,7 +57,7 @@ def test_camera_mismatches_name_the_key(cfg):
     assert out[0].startswith('camera.clip_far:') and out[1].startswith('camera.mount_height:')
 
 
-def test_missing_data_skips_or_fails_naming_the_path(tmp_path, monkeypatch):
+def test_the_data_folder_is_the_env_variable_else_shared(tmp_path, monkeypatch):
     monkeypatch.setenv(gf.ENV_DIR, str(tmp_path / 'nowhere'))
     assert gf.default_dir(ROOT) == tmp_path / 'nowhere'
     monkeypatch.delenv(gf.ENV_DIR)
@@ -88,3 +89,16 @@ def test_gazebo_and_embedded_see_the_line_at_the_same_place(results, name):
     assert s['missing_rows'] == 0, f'{name}: rows seen by one image only: {detail}'
     assert s['mean_max_dx_px'] <= GOAL_MEAN_PX, f'{name}: {s}: {detail}'
     assert s['worst_dx_px'] <= GOAL_WORST_PX, f'{name}: {s}: {detail}'
+
+
+@pytest.mark.parametrize('content, says', [
+    ('{', 'not JSON'),
+    ('{"circuits": {}}', "'camera' missing"),
+    ('{"camera": {}, "circuits": {"simple": [{"file": "a.png", "pose": [1, 2]}]}}',
+     'circuits.simple[0]'),
+])
+def test_a_bad_index_names_the_file_and_the_key(tmp_path, content, says):
+    (tmp_path / 'frames.json').write_text(content)
+    with pytest.raises(ValueError, match=re.escape(says)) as info:
+        gf.load_index(tmp_path)
+    assert str(tmp_path / 'frames.json') in str(info.value)

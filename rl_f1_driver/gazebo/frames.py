@@ -42,9 +42,26 @@ def default_dir(repo_root: Union[str, Path]) -> Path:
 
 
 def load_index(folder: Union[str, Path]) -> Dict[str, Any]:
-    """frames.json of a data folder."""
-    with open(Path(folder) / 'frames.json', encoding='utf-8') as f:
-        return json.load(f)
+    """frames.json of a data folder, checked: a bad file fails naming itself and the key."""
+    path = Path(folder) / 'frames.json'
+    try:
+        with open(path, encoding='utf-8') as f:
+            index = json.load(f)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f'{path}: not JSON ({exc})') from None
+    if not isinstance(index, dict):
+        raise ValueError(f'{path}: expected an object with camera and circuits')
+    for key in ('camera', 'circuits'):
+        if not isinstance(index.get(key), dict):
+            raise ValueError(f'{path}: {key!r} missing or not an object')
+    for name, frames in index['circuits'].items():
+        for k, item in enumerate(frames if isinstance(frames, list) else [None]):
+            pose = item.get('pose') if isinstance(item, dict) else None
+            if (not isinstance(item, dict) or not isinstance(item.get('file'), str)
+                    or not isinstance(pose, list) or len(pose) != 3):
+                raise ValueError(f'{path}: circuits.{name}[{k}]: expected {{"file": NAME, '
+                                 f'"pose": [x, y, yaw]}}, got {item!r}')
+    return index
 
 
 def camera_mismatches(recorded: Mapping[str, Any], cfg: Config) -> List[str]:
