@@ -301,3 +301,13 @@ def test_without_randomisation_rendering_is_noise_free(sim):
     assert np.array_equal(a, b)
     # Flat colours: the bottom row holds exactly three: road, line and road again.
     assert len(np.unique(a[-1], axis=0)) <= 3
+
+
+def test_a_camera_at_or_under_the_painted_line_is_a_config_error(cfg):
+    from rl_f1_driver.errors import ConfigError
+    from rl_f1_driver.scene import LINE_TOP
+    low = dataclasses.replace(cfg.camera, mount_height=LINE_TOP)
+    with pytest.raises(ConfigError, match='camera.mount_height'):
+        ground_rays(low)
+    assert eye_height(dataclasses.replace(cfg.camera, mount_height=0.5)) == pytest.approx(
+        0.5 - LINE_TOP)

@@ -15,6 +15,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from ..config import CameraConfig
+from ..errors import ConfigError
 from ..scene import LINE_TOP
 from .interface import CameraView
 
@@ -28,7 +29,11 @@ def eye_height(camera: CameraConfig) -> float:
     on every lateral offset and on the row where each depth is seen (5 px on a far row
     where the line runs across the image).
     """
-    return camera.mount_height - LINE_TOP
+    height = camera.mount_height - LINE_TOP
+    if height <= 0:   # the camera under the paint would see no ground at all: say why
+        raise ConfigError(f'camera.mount_height {camera.mount_height:g}: must be above the '
+                          f'painted line, {LINE_TOP:g} m over the ground plane')
+    return height
 
 
 def full_view(camera: CameraConfig) -> CameraView:
