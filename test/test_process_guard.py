@@ -206,20 +206,27 @@ def test_the_command_ending_by_itself_ends_the_guard_with_its_status(files, how,
     assert wait_for(lambda: _gone(helper), BUDGET)
 
 
-def test_a_node_that_still_needs_the_simulator_holds_it_then_it_goes(files):
+def _start_held(files, grace: float, hold_max: float):
+    """A guard holding the stand-in while a sibling `fake_trainer` runs, both children of one
+    parent (as gzserver's guard and train_node are children of ros2 launch): their pids and
+    the guard's log."""
     tmp_path, started = files
     out = tmp_path / 'parent.pids'
     parent = subprocess.Popen([sys.executable, str(tmp_path / 'parent.py'), str(out),
                                str(tmp_path / 'fake_trainer'),
                                *_guard_cmd(tmp_path / 'standin.py', tmp_path / 'standin.pids',
-                                           '--grace', str(GRACE), '--hold-while',
-                                           'fake_trainer', '--hold-max', '120')],
+                                           '--grace', str(grace), '--hold-while',
+                                           'fake_trainer', '--hold-max', str(hold_max))],
                               env=_env(), start_new_session=True)
     started.append(parent.pid)
     guard, trainer = _read_pids(out)
     standin, helper = _read_pids(tmp_path / 'standin.pids')
     started += [guard, trainer, standin, helper]
-    log = tmp_path / 'parent.pids.log'
+    return guard, trainer, standin, helper, tmp_path / 'parent.pids.log'
+
+
+def test_a_node_that_still_needs_the_simulator_holds_it_then_it_goes(files):
+    guard, trainer, standin, helper, log = _start_held(files, GRACE, 120)
     os.kill(guard, signal.SIGINT)
     assert wait_for(lambda: 'keeping' in log.read_text(), BUDGET), log.read_text()
     assert pg.alive(standin)          # held: the trainer still drives it
@@ -230,37 +237,14 @@ def test_a_node_that_still_needs_the_simulator_holds_it_then_it_goes(files):
 
 
 def test_the_hold_is_bounded(files):
-    tmp_path, started = files
-    out = tmp_path / 'parent.pids'
-    parent = subprocess.Popen([sys.executable, str(tmp_path / 'parent.py'), str(out),
-                               str(tmp_path / 'fake_trainer'),
-                               *_guard_cmd(tmp_path / 'standin.py', tmp_path / 'standin.pids',
-                                           '--grace', '0.5', '--hold-while', 'fake_trainer',
-                                           '--hold-max', '1')],
-                              env=_env(), start_new_session=True)
-    started.append(parent.pid)
-    guard, trainer = _read_pids(out)
-    standin, helper = _read_pids(tmp_path / 'standin.pids')
-    started += [guard, trainer, standin, helper]
+    guard, trainer, standin, helper, _ = _start_held(files, 0.5, 1)
     os.kill(guard, signal.SIGINT)
     assert wait_for(lambda: _gone(guard, standin, helper), BUDGET)
     assert pg.alive(trainer)
 
 
 def test_a_second_ctrl_c_ends_the_hold_at_once(files):
-    tmp_path, started = files
-    out = tmp_path / 'parent.pids'
-    parent = subprocess.Popen([sys.executable, str(tmp_path / 'parent.py'), str(out),
-                               str(tmp_path / 'fake_trainer'),
-                               *_guard_cmd(tmp_path / 'standin.py', tmp_path / 'standin.pids',
-                                           '--grace', str(GRACE), '--hold-while',
-                                           'fake_trainer', '--hold-max', '120')],
-                              env=_env(), start_new_session=True)
-    started.append(parent.pid)
-    guard, trainer = _read_pids(out)
-    standin, helper = _read_pids(tmp_path / 'standin.pids')
-    started += [guard, trainer, standin, helper]
-    log = tmp_path / 'parent.pids.log'
+    guard, trainer, standin, helper, log = _start_held(files, GRACE, 120)
     os.kill(guard, signal.SIGINT)
     first = time.monotonic()
     assert wait_for(lambda: 'keeping' in log.read_text(), BUDGET), log.read_text()
