@@ -137,7 +137,12 @@ class Guard:
         self._last_signal = 'a signal'
 
     def log(self, message: str) -> None:
-        self._log(f'[process_guard {self.name}] {message}')
+        try:
+            self._log(f'[process_guard {self.name}] {message}')
+        except (OSError, ValueError):
+            # Our stderr is a pipe to ros2 launch: once launch is gone (SIGTERM ends it at
+            # once) writing fails with EPIPE, and the guard must still stop the command.
+            pass
 
     def _on_signal(self, signum: int, _frame) -> None:
         # Counted, not acted on here: the loop decides (a signal handler must stay short).

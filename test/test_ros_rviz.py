@@ -95,12 +95,19 @@ def test_drive_node_shows_circuit_car_numbers_and_camera_frame_to_a_late_rviz():
     ex.add_node(node)
     ex.add_node(probe)
     try:
-        info = node.get_publishers_info_by_topic(p['circuit_topic'])
-        assert len(info) == 1
+        # The graph's view of the publisher comes from DDS discovery: durability and
+        # reliability are there, history and depth are not (Humble reports them unknown, 0).
+        info = []
+
+        def one_publisher():
+            info[:] = node.get_publishers_info_by_topic(p['circuit_topic'])
+            return len(info) == 1
+        assert _spin_until(ex, one_publisher, 10), info
         qos = info[0].qos_profile
         assert qos.durability == DurabilityPolicy.TRANSIENT_LOCAL
-        assert qos.reliability == ReliabilityPolicy.RELIABLE and qos.depth == 1
+        assert qos.reliability == ReliabilityPolicy.RELIABLE
         assert LATCHED_QOS.durability == DurabilityPolicy.TRANSIENT_LOCAL
+        assert LATCHED_QOS.history == HistoryPolicy.KEEP_LAST and LATCHED_QOS.depth == 1
         assert _spin_until(ex, lambda: circuits, 10)
         arr = circuits[0]
         namespaces = {m.ns for m in arr.markers}
