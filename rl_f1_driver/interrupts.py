@@ -7,9 +7,29 @@ sim_node, so a repeat within DUPLICATE_SIGNAL_S of the last one counted is the s
 from __future__ import annotations
 
 import signal
+import threading
 import time
 
 DUPLICATE_SIGNAL_S = 1.0
+
+# Set by the first interrupt the trainer takes: a wait that cannot end well any more (the
+# simulator never sent its first frame) gives up instead of holding the process for its
+# full timeout. Waits for a simulator that does answer go on: the run still evaluates and
+# exports after Ctrl-C.
+_STOP_REQUESTED = threading.Event()
+
+
+def request_stop() -> None:
+    _STOP_REQUESTED.set()
+
+
+def stop_requested() -> bool:
+    return _STOP_REQUESTED.is_set()
+
+
+def clear_stop_request() -> None:
+    """The run that took the interrupt is over: a later one in this process starts afresh."""
+    _STOP_REQUESTED.clear()
 
 
 class InterruptCounter:

@@ -4,7 +4,8 @@ import time
 
 import pytest
 
-from rl_f1_driver.ros.frame_gate import FrameGate, LinkTimeout, StampedBuffer, wait_future
+from rl_f1_driver.ros.frame_gate import (FrameGate, LinkStopped, LinkTimeout,
+                                         StampedBuffer, wait_future)
 
 
 def test_returns_the_first_item_stamped_after_the_action():
@@ -242,3 +243,29 @@ def test_published_simulation_time_never_runs_backwards():
     assert out == sorted(out)
     assert out[:3] == [0.05, 0.10, 0.15]            # unchanged while time runs forward
     assert out[4] - out[3] == pytest.approx(0.05)   # and steps keep their length after
+
+
+def test_a_stop_request_ends_a_wait_that_nothing_answered():
+    """Ctrl-C while train_node waits for the first frame of a simulator that never sends
+    one: the wait ends within a poll period instead of after its whole timeout."""
+    gate = FrameGate('camera image on /f1/camera/image_raw')
+    stop = threading.Event()
+    threading.Timer(0.1, stop.set).start()
+    t0 = time.monotonic()
+    with pytest.raises(LinkStopped) as exc:
+        gate.wait_after(None, timeout=30.0, should_stop=stop.is_set)
+    assert time.monotonic() - t0 < 10.0   # far less than the 30 s timeout
+    assert 'camera image on /f1/camera/image_raw' in str(exc.value)
+    assert 'Ctrl-C' in str(exc.value)
+
+
+def test_a_frame_already_there_wins_over_a_stop_request():
+    gate = FrameGate('camera')
+    gate.offer('frame', 1.0)
+    assert gate.wait_after(None, timeout=1.0, should_stop=lambda: True) == ('frame', 1.0)
+
+
+def test_without_a_stop_request_the_wait_still_times_out():
+    gate = FrameGate('camera')
+    with pytest.raises(LinkTimeout):
+        gate.wait_after(None, timeout=0.3, should_stop=lambda: False)

@@ -24,7 +24,7 @@ from ..config.loader import build
 from ..env import F1FollowLineEnv, env_from_config
 from ..env.termination import lap_step_budget
 from ..errors import ConfigError, UserError
-from ..interrupts import InterruptCounter
+from ..interrupts import InterruptCounter, clear_stop_request, request_stop
 from ..track import load_circuit
 from .run_dir import STATE_FILE, prepare_run_dir, write_json
 
@@ -69,10 +69,12 @@ class _StopFlag:
         if self.signal is not None:  # second Ctrl-C: leave now
             raise KeyboardInterrupt
         self.signal = signum
+        request_stop()
 
     def __exit__(self, *exc):
         for sig, old in self._old.items():
             signal.signal(sig, old)
+        clear_stop_request()
 
 
 class _SaveOnSimulatorLoss:

@@ -26,6 +26,13 @@ class LinkTimeout(LinkError, TimeoutError):
     """The simulator did not answer in time: no frame, no service, or a failed call."""
 
 
+class LinkStopped(LinkError):
+    """Ctrl-C or SIGTERM ended a wait that no answer had come to yet (a normal end)."""
+
+
+STOP_POLL_S = 0.2   # s between looks at `should_stop` while waiting
+
+
 class FrameGate(Generic[T]):
     """Holds the latest stamped item; lets one thread wait for an item newer than a time.
 
@@ -77,10 +84,12 @@ class FrameGate(Generic[T]):
             return None if self._item is None else (self._item, self._stamp)
 
     def wait_after(self, after: Optional[float], timeout: float,
-                   accept: Optional[Callable[[T, float], bool]] = None) -> Tuple[T, float]:
+                   accept: Optional[Callable[[T, float], bool]] = None,
+                   should_stop: Optional[Callable[[], bool]] = None) -> Tuple[T, float]:
         """First item stamped later than `after` (any item when None) for which `accept` holds.
 
-        Raises LinkTimeout after `timeout` wall-clock seconds, saying what was last received.
+        Raises LinkTimeout after `timeout` wall-clock seconds, saying what was last received;
+        LinkStopped as soon as `should_stop()` holds (looked at every STOP_POLL_S).
         """
         deadline = self._clock() + timeout
         with self._cond:
@@ -89,10 +98,14 @@ class FrameGate(Generic[T]):
                 if self._item is not None and self._fresh(after, start_count) and (
                         accept is None or accept(self._item, self._stamp)):
                     return self._item, self._stamp
+                if should_stop is not None and should_stop():
+                    raise LinkStopped(f'stopped (Ctrl-C or SIGTERM) while waiting for a '
+                                      f'{self.what}')
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise LinkTimeout(self._timeout_message(after, timeout, start_count))
-                self._cond.wait(remaining)
+                self._cond.wait(remaining if should_stop is None
+                                else min(remaining, STOP_POLL_S))
 
     def _fresh(self, after: Optional[float], start_count: int) -> bool:
         if after is None or self._stamp > after:

@@ -26,6 +26,7 @@ from sensor_msgs.msg import Image
 from std_srvs.srv import Empty
 
 from ..config import CameraConfig, CarConfig
+from ..interrupts import stop_requested
 from ..scene import CAR_Z
 from ..sim.interface import CameraView, Simulator
 from ..sim.types import ZERO_TWIST, Frame, Pose2D, Twist
@@ -43,8 +44,11 @@ HINT = ('Is gzserver running a world made by `rl-f1 worlds` (ros2 launch rl_f1_d
 
 class GazeboLink(Simulator):
     def __init__(self, node: Any, settings: LinkSettings, camera: CameraConfig, car: CarConfig,
-                 use_cv_bridge: bool = True):
+                 use_cv_bridge: bool = True,
+                 should_stop: Callable[[], bool] = stop_requested):
         self.node = node
+        # Ctrl-C before the simulator ever answered: nothing is left to wait for.
+        self._should_stop = should_stop
         self.s = settings
         self.camera = camera
         self.car = car
@@ -181,7 +185,8 @@ class GazeboLink(Simulator):
             return
         self._unpause_physics(wait=False)
         try:
-            self._frames.wait_after(None, self.s.startup_timeout)
+            self._frames.wait_after(None, self.s.startup_timeout,
+                                    should_stop=self._should_stop)
         except LinkTimeout as exc:
             raise LinkTimeout(f'{exc}. ' + HINT.format(topic=self.s.camera_topic)) from None
         # A leftover simulator on the same domain would feed frames and poses of another car:

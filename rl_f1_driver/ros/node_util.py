@@ -200,6 +200,7 @@ def spin_node(name: str, setup: Callable[[Any], Optional[Callable[[], None]]],
             flush_publishers(node)
         finally:
             executor.remove_node(node)
+            executor.shutdown(timeout_sec=0.0)   # its guard condition and wait set go too
             node.destroy_node()
     return 0
 

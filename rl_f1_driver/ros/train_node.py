@@ -21,7 +21,7 @@ from ..config import Config, load_config
 from ..errors import UserError
 from ..perception import draw_overlay
 from ..config import ros_params as params
-from .frame_gate import LinkError
+from .frame_gate import LinkError, LinkStopped
 from .node_util import MONITOR_QOS, BackgroundSpinner, image_msg, path_msg, run_node, time_msg
 from .monitoring import TrainingNumbers, monitored_env_class
 from ..messages.path_trace import PathTrace
@@ -146,6 +146,9 @@ def _main(args: Optional[list]) -> int:
     except UserError as exc:
         log.error(str(exc))
         return 2
+    except LinkStopped as exc:
+        log.info(f'{exc}: nothing was trained')   # a Ctrl-C, not a failure
+        return 0
     except LinkError as exc:
         log.error(f'simulator link failed: {exc}')
         return 1
