@@ -227,3 +227,19 @@ def ros_config_with(folder: Path, **node_values: dict) -> Path:
     path = Path(folder) / 'ros.yaml'
     path.write_text(yaml.safe_dump(data))
     return path
+
+
+def spin_until(executor, condition: Callable[[], bool], timeout: float) -> bool:
+    """wait_for(), spinning `executor` between polls (in-process rclpy tests)."""
+    return wait_for(condition, timeout, spin=lambda period: executor.spin_once(timeout_sec=period))
+
+
+def unique_topics(values: dict, prefix: str) -> dict:
+    """Node parameters with every shared topic and service name under `/prefix`, so in-process
+    tests (and test runs side by side) never hear each other."""
+    from rl_f1_driver.config import ros_params
+    out = dict(values)
+    for key, spec in ros_params.SHARED.items():
+        if key in out and spec.name and key not in ('car_model', 'car_namespace'):
+            out[key] = f'/{prefix}{out[key]}'
+    return out

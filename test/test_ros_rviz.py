@@ -8,7 +8,8 @@ import time
 import numpy as np
 import pytest
 
-from ros_support import require_ros  # noqa: E402
+from ros_support import (require_ros, spin_until as _spin_until,  # noqa: E402
+                         unique_topics as _unique)
 
 require_ros('tf2_ros', 'visualization_msgs', 'tf2_msgs')
 import rclpy  # noqa: E402
@@ -44,23 +45,6 @@ def ros():
     rclpy.init()
     yield
     rclpy.shutdown()
-
-
-def _unique(values, prefix):
-    out = dict(values)
-    for key, spec in params.SHARED.items():
-        if key in out and spec.name and key not in ('car_model', 'car_namespace'):
-            out[key] = f'/{prefix}{out[key]}'
-    return out
-
-
-def _spin_until(executor, condition, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        executor.spin_once(timeout_sec=0.05)
-    return condition()
 
 
 class FakeController:
