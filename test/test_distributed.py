@@ -30,20 +30,40 @@ QUICK = ['--config', str(ROOT / 'config' / 'train.yaml'),
 SCRATCH_PREFIXES = ('rl_f1_actor_', 'rl_f1_reverb_')
 
 
-def _scratch_in_tmp() -> set:
-    return {name for name in os.listdir(tempfile.gettempdir())
-            if name.startswith(SCRATCH_PREFIXES)}
+# TensorFlow's autograph writes converted functions to temporary files that it removes at
+# exit; a SIGKILLed process cannot. They are TensorFlow's, not ours.
+TF_AUTOGRAPH_PREFIX = '__autograph_generated_file'
+
+
+def _scratch_in(folder: str) -> set:
+    return {name for name in os.listdir(folder) if name.startswith(SCRATCH_PREFIXES)}
 
 
 @pytest.fixture(scope='module', autouse=True)
-def nothing_left_in_tmp():
-    """Around this module (servers, learners and actors killed with SIGKILL among them): no
-    new scratch folder in /tmp. Names are compared, not counts, so folders that other
-    processes made or removed meanwhile under other names do not matter."""
-    before = _scratch_in_tmp()
-    yield
-    left = sorted(_scratch_in_tmp() - before)
-    assert left == [], f'left in {tempfile.gettempdir()}: {left}'
+def nothing_left_in_tmp(tmp_path_factory):
+    """Around this module (servers, learners and actors killed with SIGKILL among them):
+    - no new scratch folder with our prefixes in the system's temporary folder (names are
+      compared, not counts, so what other processes make there meanwhile does not matter);
+    - every process of this module (this one and the ones it starts, through TMPDIR) gets a
+      temporary folder of its own, which must be empty afterwards: nothing left under any
+      name (TensorFlow's autograph files of killed processes aside)."""
+    system_tmp = tempfile.gettempdir()
+    before = _scratch_in(system_tmp)
+    scratch = tmp_path_factory.mktemp('tmpdir')
+    old_env, old_tempdir = os.environ.get('TMPDIR'), tempfile.tempdir
+    os.environ['TMPDIR'] = tempfile.tempdir = str(scratch)
+    try:
+        yield
+    finally:
+        tempfile.tempdir = old_tempdir
+        if old_env is None:
+            os.environ.pop('TMPDIR', None)
+        else:
+            os.environ['TMPDIR'] = old_env
+    left = sorted(_scratch_in(system_tmp) - before)
+    assert left == [], f'left in {system_tmp}: {left}'
+    left = sorted(p.name for p in scratch.iterdir() if not p.name.startswith(TF_AUTOGRAPH_PREFIX))
+    assert left == [], f'left in the temporary folder of this module\'s processes: {left}'
 
 
 def _env():
@@ -209,12 +229,12 @@ def test_replay_tables_follow_the_config():
 
     from rl_f1_driver.config import load_config
     from rl_f1_driver.learn.distributed import replay
-    from rl_f1_driver.learn.distributed.server import free_port
+    from rl_f1_driver.learn.distributed.server import free_port, no_checkpointer
     cfg = load_config(overrides={'distributed.samples_per_insert': 4.0,
                                  'train.replay_capacity': 5000, 'train.n_step': 2})
     agent, _, step, env_steps, stop = replay.spec_agent(cfg)
     server = reverb.Server(replay.make_tables(cfg, agent, step, env_steps, stop),
-                           port=free_port())
+                           port=free_port(), checkpointer=no_checkpointer())
     try:
         info = reverb.Client(f'localhost:{server.port}').server_info(timeout=10)
         table = info[replay.EXPERIENCE]

@@ -18,7 +18,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _no_checkpointer():
+def no_checkpointer():
     """A Reverb checkpointer that is none at all.
 
     Given no checkpointer, reverb.Server makes a default one in a fresh folder of /tmp that
@@ -45,7 +45,7 @@ def serve(cfg: Config, stop_event: threading.Event, port: int = 0,
     port = port or cfg.distributed.port or free_port()
     try:
         server = reverb.Server(make_tables(cfg, agent, global_step, env_steps, stop),
-                               port=port, checkpointer=_no_checkpointer())
+                               port=port, checkpointer=no_checkpointer())
     except Exception as exc:  # noqa: BLE001 - a port in use is a RuntimeError from gRPC
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
         raise UserError(f'replay server: cannot listen on port {port} ({first})') from None
