@@ -154,6 +154,7 @@ def test_a_learner_with_two_actors_drives_a_first_lap(tmp_path):
     assert (out / 'distributed' / 'actor-0.log').is_file()
     assert 'actors, policy lag' in proc.stdout
     assert _leftovers(str(out)) == []   # server and actors stopped with the learner
+    assert not (out / 'distributed' / 'tmp').exists()   # their TMPDIR went with them
 
 
 def test_actor_and_learner_faults(tmp_path, procs):
@@ -265,6 +266,7 @@ def test_ctrl_c_ends_train_with_actors_cleanly(tmp_path, procs):
     assert (out / 'policy' / 'saved_model.pb').is_file()
     assert (out / 'checkpoints' / 'checkpoint').is_file()
     assert _leftovers(str(out)) == []
+    assert not (out / 'distributed' / 'tmp').exists()
     # The actor ended by itself (its closing line), not by SIGKILL.
     assert re.search(r'actor 0: [\d,]+ env steps, \d+ episodes',
                      (out / 'distributed' / 'actor-0.log').read_text())

@@ -2,6 +2,8 @@
 child processes of the learner, restarts actors that fail and stops them all when it ends."""
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -28,6 +30,12 @@ class _Children:
         self.out_dir, self.cfg_file, self.log = out_dir, cfg_file, log
         self.logs = out_dir / 'distributed'
         self.logs.mkdir(parents=True, exist_ok=True)
+        # The children's temporary folder (TMPDIR: TensorFlow's autograph files, anything a
+        # library makes with tempfile) lives in the run, not in /tmp: removed when they have
+        # stopped, and at the next start when the learner itself was killed before that.
+        self.tmp = self.logs / 'tmp'
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir()
         self.server: Optional[subprocess.Popen] = None
         self.actors: dict = {}
         self.restarts: dict = {}
@@ -40,6 +48,7 @@ class _Children:
         try:
             return subprocess.Popen([sys.executable, '-m', 'rl_f1_driver.cli', *args],
                                     stdout=out, stderr=subprocess.STDOUT,
+                                    env=dict(os.environ, TMPDIR=str(self.tmp)),
                                     start_new_session=True, preexec_fn=_die_with_parent)
         finally:
             out.close()
@@ -178,6 +187,8 @@ def train_with_actors(cfg: Config, out_dir: Path, actors: int, *, resume: bool =
         except BaseException:   # another Ctrl-C while stopping: no process may outlive us
             children.kill()
             raise
+        finally:
+            shutil.rmtree(children.tmp, ignore_errors=True)
     report['distributed']['actor_processes'] = actors
     report['distributed']['actor_restarts'] = dict(children.restarts)
     from ..run_dir import write_json
