@@ -134,3 +134,40 @@ def test_sim_node_ends_cleanly_under_a_flood_of_commands(tmp_path, sig):
         probe.close()
         if proc.poll() is None:
             proc.kill()
+
+
+# Small network, short run (as test_ros_faults): the point is the end, not the driving.
+QUICK_TRAIN = {'track': 'simple', 'seed': 0, 'env': {'observation': 'lines'},
+               'train': {'steps': 20000, 'initial_collect_steps': 300, 'log_interval': 200,
+                         'eval_interval': 1000, 'eval_max_steps': 60,
+                         'checkpoint_interval': 500, 'fc_layers': [16], 'stop_on_lap': False}}
+
+
+def test_train_node_ends_cleanly_on_sigterm_with_its_outputs_saved(tmp_path):
+    """SIGTERM (what ros2 launch sends, and what a node gets when its launch dies) while
+    train_node trains against a lock-step sim_node: it evaluates, checkpoints and exports,
+    then ends with status 0."""
+    import yaml
+    domain = fresh_domain_id()
+    config = tmp_path / 'quick.yaml'
+    config.write_text(yaml.safe_dump(QUICK_TRAIN))
+    run_dir = tmp_path / 'run'
+    sim, sim_log = _start('sim_node', tmp_path, domain, 'track:=simple', 'stepping:=lockstep',
+                          'use_sim_time:=false')
+    train, log = _start('train_node', tmp_path, domain, 'track:=simple',
+                        f'config_file:={config}', f'run_dir:={run_dir}', 'use_sim_time:=true')
+    try:
+        assert log.wait_for('step     1,000/20,000', 240), log.tail() + sim_log.tail()
+        train.send_signal(signal.SIGTERM)
+        train.wait(150)
+        assert train.returncode == 0, log.tail()
+        assert 'Traceback' not in log.text(), log.tail()
+        report = json.loads((run_dir / 'report.json').read_text())
+        assert report['stopped'] == 'interrupted'
+        assert report['last_eval']['env_steps'] == report['env_steps']   # evaluated at the end
+        assert (run_dir / 'policy' / 'saved_model.pb').is_file()
+        assert (run_dir / 'checkpoints' / 'checkpoint').is_file()
+    finally:
+        for proc in (train, sim):
+            if proc.poll() is None:
+                proc.kill()
