@@ -15,37 +15,31 @@ if TYPE_CHECKING:  # the config loads YAML: only where a command needs it
     from .config import Config
 
 
-def positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1."""
+def _whole_number(text: str, low: int, high: int | None, kind: str, expected: str) -> int:
+    """`text` as an int in low..high (high None: no upper bound), else an argparse error
+    saying what was expected (`kind` when it is no number, `expected` when out of range)."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f'expected a number >= 1, got {value}')
+        raise argparse.ArgumentTypeError(f'expected {kind}, got {text!r}') from None
+    if value < low or (high is not None and value > high):
+        raise argparse.ArgumentTypeError(f'expected {expected}, got {value}')
     return value
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1."""
+    return _whole_number(text, 1, None, 'a whole number', 'a number >= 1')
 
 
 def non_negative_int(text: str) -> int:
-    """argparse type: a whole number >= 0."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a whole number, got {text!r}') from None
-    if value < 0:   # the message must not say ">= 1": 0 is allowed here
-        raise argparse.ArgumentTypeError(f'expected a number >= 0, got {value}')
-    return value
+    """argparse type: a whole number >= 0 (0 is allowed: the message must not say >= 1)."""
+    return _whole_number(text, 0, None, 'a whole number', 'a number >= 0')
 
 
 def port_number(text: str) -> int:
     """argparse type: a TCP port, 0..65535 (0: any free one)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f'expected a port number, got {text!r}') from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f'expected a port in 0..65535, got {value}')
-    return value
+    return _whole_number(text, 0, 65535, 'a port number', 'a port in 0..65535')
 
 
 def train_config(args: argparse.Namespace) -> 'Config':
