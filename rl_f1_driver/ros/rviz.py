@@ -26,15 +26,12 @@ from ..messages.conversions import quaternion_from_rpy
 from ..messages.markers import fill_marker_array, scene_markers, text_markers
 from ..scene import camera_mount, car_front
 from ..track import Circuit
+from .node_util import MONITOR_QOS   # numbers: the newest only, reliable like rviz's default
 
 # Latched: published once, kept for subscribers that come later (rviz's Transient Local).
 LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.TRANSIENT_LOCAL)
-# Numbers: the newest only; reliable like rviz's default subscription.
-NUMBERS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.VOLATILE)
 
 
 def _point(x: float, y: float, z: float) -> Point:
@@ -72,7 +69,7 @@ class RvizPublisher:
         self.node = node
         self.p = p
         self.circuit_pub = node.create_publisher(MarkerArray, p['circuit_topic'], LATCHED_QOS)
-        self.numbers_pub = node.create_publisher(MarkerArray, p['numbers_topic'], NUMBERS_QOS)
+        self.numbers_pub = node.create_publisher(MarkerArray, p['numbers_topic'], MONITOR_QOS)
         front = car_front(camera) if camera is not None else None
         self.circuit_msg = marker_array(scene_markers(circuit, p['odom_frame'], p['base_frame'],
                                                       front))
