@@ -44,16 +44,25 @@ SCAN_PERIOD = 1.0            # s between looks for the processes that hold the c
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
+def _resolve_prctl() -> Optional[Callable[..., int]]:
+    if not sys.platform.startswith('linux'):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Resolved at import, not in a child between fork and exec (set_parent_death_signal runs
+# there as a preexec_fn), where nothing may load libraries or take locks.
+_PRCTL = _resolve_prctl()
+
+
 def set_parent_death_signal(sig: int) -> bool:
     """Ask the kernel to send `sig` to this process when its parent dies (Linux). False
-    where that is not possible; then only polling getppid() notices the parent's death."""
-    if not sys.platform.startswith('linux'):
-        return False
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+    where that is not possible; then only polling getppid() notices the parent's death.
+    Safe in a child between fork and exec (subprocess's preexec_fn)."""
+    return _PRCTL is not None and _PRCTL(PR_SET_PDEATHSIG, int(sig), 0, 0, 0) == 0
 
 
 def exit_status(returncode: int) -> int:

@@ -14,6 +14,7 @@ from typing import Callable, Optional
 
 from ...config import Config, save_config
 from ...errors import UserError
+from ...process_guard import set_parent_death_signal
 from .learner import run_learner
 
 Log = Callable[[str], None]
@@ -133,24 +134,11 @@ class _Children:
             _wait_or_kill(proc, deadline)
 
 
-def _prctl():
-    import ctypes
-    try:
-        return ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):   # not Linux
-        return None
-
-
-# Resolved here, not in the child: between fork and exec nothing may import or take locks.
-_PRCTL = _prctl()
-
-
 def _die_with_parent() -> None:
     """In a child, before exec: SIGTERM it when the launching process dies (Linux), so a
     learner killed without its clean-up (SIGKILL, out of memory) leaves no server or actors
     behind."""
-    if _PRCTL is not None:
-        _PRCTL(1, int(signal.SIGTERM))   # PR_SET_PDEATHSIG
+    set_parent_death_signal(signal.SIGTERM)
 
 
 def _wait_or_kill(proc: subprocess.Popen, deadline: float) -> None:
