@@ -19,10 +19,9 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-# The bands and the cross-sections are shared with the embedded renderer, which paints the
-# line along the same sections (sim/painted.py).
-from ..sim.painted import (CHORD_TOL, MAX_SEGMENT, Band, left_normals,  # noqa: F401
-                           segment_loop)
+# The bands, and the cross-sections world.py passes in, are sim/painted.py's: the embedded
+# renderer paints the line along the same sections.
+from ..sim.painted import Band
 
 # Fewer than 2**16 vertices per mesh: every renderer (Ogre 1.9 in Gazebo 11 too) takes such a
 # mesh with 16-bit indices, and a file stays a few MB at most.

@@ -23,12 +23,12 @@ import numpy as np
 from ..config import CameraConfig
 from ..errors import ConfigError
 from ..scene import CAR_Z, KERB_TOP, LINE_TOP, ROAD_TOP, body_parts, wheels
-from ..sim.painted import track_bands, track_sections
+from ..sim.painted import (CHORD_TOL, MAX_SEGMENT, Band, left_normals, segment_loop,
+                           track_bands, track_sections)
 from ..sim.render import Palette
 from ..track import Circuit
 from .car import car_model_sdf
-from .mesh import (CHORD_TOL, MAX_SEGMENT, MESH_EXT, MTL_EXT, Band, band_chunks, left_normals,
-                   mtl_text, obj_text, segment_loop)
+from .mesh import MESH_EXT, MTL_EXT, band_chunks, mtl_text, obj_text
 from .sdf import attr, material, nums, pose, rgb_from_bgr, rgba_from_bgr, text
 
 GENERATOR = 'rl-f1 worlds'
