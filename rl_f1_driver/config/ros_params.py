@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Mapping, Optional, Tuple, Union
 
-from ..config.loader import read_yaml
+from .loader import read_yaml
 from ..errors import ConfigError
 from ..paths import config_dir
 
