@@ -46,7 +46,7 @@ LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
     ('record', ('record',)),
     ('ros', ('ros',)),
     ('entry points', ('cli', 'cli_args', 'launch_common', 'gym', 'benchmarks', '__main__', '',
-                      'learn.distributed_cli', 'learn.distributed.cli')),
+                      'learn.distributed.cli')),
 ]
 
 

@@ -2,7 +2,7 @@
 from types import SimpleNamespace
 
 from rl_f1_driver.ros.one_simulator import (CLOCK_TOPIC, node_names, publishers_by_topic,
-                                            second_simulator)
+                                            second_simulator, second_simulator_on)
 
 
 def _info(name, namespace='/'):
@@ -60,3 +60,16 @@ def test_publishers_by_topic_asks_for_each_topic():
     assert pubs == {'/f1/odom': ['/sim_node'], CLOCK_TOPIC: ['/gazebo', '/sim_node'],
                     '/f1/camera/image_raw': []}
     assert second_simulator(pubs, '0').startswith(f'2 publishers on {CLOCK_TOPIC}')
+
+
+def test_second_simulator_on_a_node_looks_at_the_topics_and_the_clock():
+    graph = {'/f1/odom': [_info('sim_node'), _info('f1_drive', '/f1')],
+             CLOCK_TOPIC: [_info('sim_node')]}
+    node = SimpleNamespace(get_publishers_info_by_topic=lambda t: graph.get(t, []))
+    msg = second_simulator_on(node, ('/f1/camera/image_raw', '/f1/odom'))
+    assert msg.startswith('2 publishers on /f1/odom (/f1/f1_drive, /sim_node)')
+    graph[CLOCK_TOPIC].append(_info('gazebo'))
+    assert f'2 publishers on {CLOCK_TOPIC}' in second_simulator_on(node, ('/f1/odom',))
+    graph['/f1/odom'].pop()
+    graph[CLOCK_TOPIC].pop()
+    assert second_simulator_on(node, ('/f1/camera/image_raw', '/f1/odom')) is None

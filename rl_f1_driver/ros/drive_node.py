@@ -34,7 +34,7 @@ from ..track import Circuit
 from .node_util import (CAMERA_QOS, COMMAND_QOS, MONITOR_QOS, STATE_QOS, ImageDecoder,
                         image_msg, path_msg, run_node, spin_node, steady_timer, twist_msg,
                         warn)
-from .one_simulator import CLOCK_TOPIC, publishers_by_topic, second_simulator
+from .one_simulator import second_simulator_on
 from .rviz import RvizPublisher
 from .watchdog import Watchdog
 
@@ -163,10 +163,7 @@ class DriveNode:
     def check_sources(self) -> None:
         """Stop the car while a second simulator publishes camera, odometry or /clock
         (a leftover gzserver or sim_node on this ROS domain); drive again once it is gone."""
-        p = self.p
-        problem = second_simulator(publishers_by_topic(
-            self.node.get_publishers_info_by_topic,
-            (p['camera_topic'], p['odom_topic'], CLOCK_TOPIC)))
+        problem = second_simulator_on(self.node, (self.p['camera_topic'], self.p['odom_topic']))
         if problem and not self.second_simulator:
             self.node.get_logger().error(f'{problem}. Stopping the car until one is left')
             self.publish(ZERO_TWIST)

@@ -32,7 +32,7 @@ from ..sim.interface import CameraView, Simulator
 from ..sim.types import ZERO_TWIST, Frame, Pose2D, Twist
 from ..messages import conversions as cv
 from .frame_gate import FrameGate, LinkError, LinkTimeout, StampedBuffer, wait_future
-from .one_simulator import CLOCK_TOPIC, publishers_by_topic, second_simulator
+from .one_simulator import second_simulator_on
 from .node_util import (CAMERA_QOS, COMMAND_QOS, STATE_QOS, ImageDecoder, stamp_seconds,
                         twist_msg, warn)
 from ..config.ros_params import LinkSettings
@@ -191,9 +191,7 @@ class GazeboLink(Simulator):
             raise LinkTimeout(f'{exc}. ' + HINT.format(topic=self.s.camera_topic)) from None
         # A leftover simulator on the same domain would feed frames and poses of another car:
         # training on them teaches nothing and every pose looks like a teleport.
-        problem = second_simulator(publishers_by_topic(
-            self.node.get_publishers_info_by_topic,
-            (self.s.camera_topic, self.s.odom_topic, CLOCK_TOPIC)))
+        problem = second_simulator_on(self.node, (self.s.camera_topic, self.s.odom_topic))
         if problem:
             raise LinkError(problem)
         t = self.s.startup_timeout

@@ -46,3 +46,10 @@ def second_simulator(publishers: Mapping[str, Sequence[str]],
             '(a gzserver or sim_node left over from another launch? `pgrep -af '
             '"gzserver|sim_node"` lists them). Stop the other one, or give each run its own '
             'ROS_DOMAIN_ID')
+
+
+def second_simulator_on(node: Any, topics: Sequence[str]) -> Optional[str]:
+    """second_simulator() for the publishers of `topics` and /clock on the graph `node` sees
+    (any object with rclpy's get_publishers_info_by_topic)."""
+    return second_simulator(publishers_by_topic(node.get_publishers_info_by_topic,
+                                                (*topics, CLOCK_TOPIC)))
