@@ -4,6 +4,13 @@ import os
 # Before anything imports TensorFlow (tf-agents does): keep its C++ start-up chatter out.
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 
+# Before anything imports rclpy: DDS on loopback only, for this process (in-process ROS tests)
+# and every process it starts; and a domain of this run's own, so runs side by side never
+# hear each other (test launches and node processes get one each: ros_support).
+from rl_f1_driver.dds import loopback_env  # noqa: E402
+
+os.environ.update(loopback_env(int(os.environ.get('ROS_DOMAIN_ID') or 30 + os.getpid() % 60)))
+
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -66,6 +73,27 @@ def launches(tmp_path):
 
     yield start
     for proc in started:
+        stop_process(proc)
+
+
+@pytest.fixture
+def nodes(tmp_path):
+    """start(executable, params=None, domain=None, ros_config=None, log_name=None) ->
+    (process, LaunchLog, domain id): one of our nodes as a process on its own DDS domain
+    (ros_support.start_node); every node started is stopped (Ctrl-C, then SIGKILL) at the end
+    of the test. ROS tests only."""
+    from ros_support import fresh_domain_id, start_node, stop_process
+    started = []
+
+    def start(executable, params=None, domain=None, ros_config=None, log_name=None):
+        domain = fresh_domain_id() if domain is None else domain
+        proc, log = start_node(executable, tmp_path, domain, params, ros_config,
+                               log_name or f'{executable}.{len(started)}')
+        started.append(proc)
+        return proc, log, domain
+
+    yield start
+    for proc in reversed(started):
         stop_process(proc)
 
 

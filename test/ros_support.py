@@ -15,12 +15,15 @@ from typing import Callable, Optional
 import pytest
 
 REQUIRED = os.environ.get('RL_F1_REQUIRE_ROS') == '1'
+# The launch tests need launch, launch_ros, launch_testing and a colcon install: a sourced
+# ROS 2 (Humble), not PyPI's wheels. test/run.sh requires them where ROS 2 is sourced.
+LAUNCH_REQUIRED = os.environ.get('RL_F1_REQUIRE_LAUNCH') == '1'
 PACKAGE = 'rl_f1_driver'
 
 
-def _missing(what: str) -> None:
-    if REQUIRED:
-        pytest.fail(f'RL_F1_REQUIRE_ROS=1 but {what}', pytrace=False)
+def _missing(what: str, required: bool = REQUIRED, variable: str = 'RL_F1_REQUIRE_ROS') -> None:
+    if required:
+        pytest.fail(f'{variable}=1 but {what}', pytrace=False)
     pytest.skip(what, allow_module_level=True)
 
 
@@ -34,31 +37,53 @@ def require_ros(*modules: str) -> None:
             _missing(f'ROS 2 is not sourced ({name}: {exc})')
 
 
+# Every message package the nodes import: with these and rclpy the nodes run as processes
+# (PyPI's ROS 2 wheels plus ros_wheels/, or a sourced ROS 2), no launch or colcon needed.
+NODE_MESSAGES = ('sensor_msgs.msg', 'geometry_msgs.msg', 'nav_msgs.msg', 'std_msgs.msg',
+                 'std_srvs.srv', 'rosgraph_msgs.msg', 'visualization_msgs.msg', 'tf2_msgs.msg',
+                 'gazebo_msgs.msg', 'gazebo_msgs.srv')
+
+
+def require_nodes() -> None:
+    """rclpy and the nodes' messages, or skip the calling test module (fail when required)."""
+    require_ros(*NODE_MESSAGES)
+
+
 def require_installed_package() -> Path:
-    """The share folder of the colcon-installed rl_f1_driver, or skip (fail when required)."""
-    require_ros('ament_index_python', 'launch', 'launch_ros', 'launch_testing')
+    """The share folder of the colcon-installed rl_f1_driver, or skip (fail when
+    RL_F1_REQUIRE_LAUNCH=1): the launch-file tests, which need a sourced ROS 2."""
+    import importlib
+    for name in ('rclpy', 'ament_index_python', 'launch', 'launch_ros', 'launch_testing'):
+        try:
+            importlib.import_module(name)
+        except ImportError as exc:
+            _missing(f'launch tests need a sourced ROS 2 with launch_ros and launch_testing '
+                     f'(not in the PyPI wheels; {name}: {exc})', LAUNCH_REQUIRED,
+                     'RL_F1_REQUIRE_LAUNCH')
     from ament_index_python.packages import PackageNotFoundError, get_package_share_directory
     try:
         return Path(get_package_share_directory(PACKAGE))
     except PackageNotFoundError:
         _missing(f'{PACKAGE} is not installed in a sourced colcon workspace (make test builds '
-                 'one when ROS 2 is sourced)')
+                 'one when ROS 2 is sourced)', LAUNCH_REQUIRED, 'RL_F1_REQUIRE_LAUNCH')
 
 
 # Each test launch gets its own DDS domain: tests (and test runs side by side) never hear
-# each other. Domains 0..232 are valid; this range is kept clear of the default 0.
-_DOMAIN_BASE = 100 + (os.getpid() % 50) * 2
-_domains = itertools.count()
+# each other. Domains 0..232 are valid; 100..231 are ours, clear of the default 0 and of the
+# pytest process's own (30..89, conftest), each run starting at its own place in the range.
+_DOMAIN_FIRST, _DOMAIN_COUNT = 100, 132
+_domains = itertools.count((os.getpid() * 7) % _DOMAIN_COUNT)
 
 
 def fresh_domain_id() -> int:
-    return _DOMAIN_BASE + next(_domains) % 100
+    return _DOMAIN_FIRST + next(_domains) % _DOMAIN_COUNT
 
 
 def ros_env(domain_id: int, **extra: str) -> dict:
     """The environment of a child process on its own domain, unbuffered, no colours."""
-    env = dict(os.environ, ROS_DOMAIN_ID=str(domain_id), PYTHONUNBUFFERED='1',
-               RCUTILS_COLORIZED_OUTPUT='0', TF_CPP_MIN_LOG_LEVEL='2')
+    from rl_f1_driver.dds import loopback_env
+    env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0',
+               TF_CPP_MIN_LOG_LEVEL='2', **loopback_env(domain_id))
     env.update(extra)
     return env
 
@@ -243,3 +268,76 @@ def unique_topics(values: dict, prefix: str) -> dict:
         if key in out and spec.name and key not in ('car_model', 'car_namespace'):
             out[key] = f'/{prefix}{out[key]}'
     return out
+
+
+def node_command(executable: str, params_file: Path, ros_config: Optional[Path] = None) -> list:
+    """One of our nodes as a process, as a launch file starts it: its module on this Python
+    (the console script's interpreter), the parameter file (config/ros.yaml unless given),
+    then `params_file` with the node's own values. Overrides go in a file under the node's
+    name, not `-p`: a node's own section of a parameter file beats a -p given after it."""
+    import sys
+
+    from rl_f1_driver.paths import config_dir
+    ros_config = ros_config or config_dir() / 'ros.yaml'
+    return [sys.executable, '-m', f'{PACKAGE}.ros.{executable}', '--ros-args',
+            '--params-file', str(ros_config), '--params-file', str(params_file)]
+
+
+def write_node_params(path: Path, node: str, values: dict) -> Path:
+    """`values` as node `node`'s section of a ROS parameter file (paths as strings)."""
+    import yaml
+    clean = {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
+    path.write_text(yaml.safe_dump({node: {'ros__parameters': clean}}))
+    return path
+
+
+def start_node(executable: str, folder: Path, domain_id: int, params: Optional[dict] = None,
+               ros_config: Optional[Path] = None, log_name: Optional[str] = None) -> tuple:
+    """(process, LaunchLog): node `executable` started on `domain_id` (loopback DDS), in a
+    session of its own, stdout and stderr to folder/<log_name>.log."""
+    name = log_name or executable
+    params_file = write_node_params(Path(folder) / f'{name}.params.yaml', executable,
+                                    params or {})
+    log = Path(folder) / f'{name}.log'
+    with open(log, 'wb') as out:
+        proc = subprocess.Popen(node_command(executable, params_file, ros_config),
+                                stdout=out, stderr=subprocess.STDOUT, env=ros_env(domain_id),
+                                start_new_session=True)
+    return proc, LaunchLog(log)
+
+
+def loopback_violations(pid: int) -> list:
+    """The sockets of process `pid` bound to an address other than loopback, as
+    'udp 0.0.0.0:7400' strings (Linux: /proc/PID/fd and /proc/net). Unbound sockets (port 0)
+    are not listening anywhere and are left out."""
+    import ipaddress
+    inodes = set()
+    fd_dir = Path(f'/proc/{pid}/fd')
+    for fd in fd_dir.iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith('socket:['):
+            inodes.add(target[8:-1])
+    bad = []
+    for proto in ('udp', 'udp6', 'tcp', 'tcp6'):
+        table = Path(f'/proc/{pid}/net/{proto}')
+        if not table.exists():
+            continue
+        for line in table.read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] not in inodes:
+                continue
+            hex_addr, hex_port = fields[1].split(':')
+            port = int(hex_port, 16)
+            raw = bytes.fromhex(hex_addr)
+            if proto.endswith('6'):
+                # /proc/net/*6 prints the address as four little-endian 32-bit words.
+                raw = b''.join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+            else:
+                raw = raw[::-1]
+            addr = ipaddress.ip_address(raw)
+            if port and not addr.is_loopback:
+                bad.append(f'{proto} {addr}:{port}')
+    return bad

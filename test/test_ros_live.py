@@ -15,7 +15,7 @@ import pytest
 from ros_support import (require_ros, spin_until as _spin_until,  # noqa: E402
                          unique_topics as _unique, wait_for)
 
-require_ros('gazebo_msgs', 'tf2_ros')
+require_ros('gazebo_msgs', 'tf2_msgs')
 import rclpy  # noqa: E402
 
 from geometry_msgs.msg import Twist as TwistMsg  # noqa: E402

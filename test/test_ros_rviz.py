@@ -11,7 +11,7 @@ import pytest
 from ros_support import (require_ros, spin_until as _spin_until,  # noqa: E402
                          unique_topics as _unique)
 
-require_ros('tf2_ros', 'visualization_msgs', 'tf2_msgs')
+require_ros('visualization_msgs', 'tf2_msgs')
 import rclpy  # noqa: E402
 
 from nav_msgs.msg import Odometry  # noqa: E402

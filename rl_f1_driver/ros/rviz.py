@@ -18,7 +18,6 @@ from typing import Any, Dict, Optional, Sequence
 
 from geometry_msgs.msg import Point, TransformStamped
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
-from tf2_ros import StaticTransformBroadcaster
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ..config import CameraConfig
@@ -27,6 +26,7 @@ from ..messages.markers import fill_marker_array, scene_markers, text_markers
 from ..scene import camera_mount, car_front
 from ..track import Circuit
 from .node_util import MONITOR_QOS   # numbers: the newest only, reliable like rviz's default
+from .tf_publish import StaticTransformPublisher
 
 # Latched: published once, kept for subscribers that come later (rviz's Transient Local).
 LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
@@ -76,8 +76,8 @@ class RvizPublisher:
         self.circuit_pub.publish(self.circuit_msg)
         self.static_tf = None
         if camera is not None:
-            self.static_tf = StaticTransformBroadcaster(node)
-            self.static_tf.sendTransform(camera_transform(
+            self.static_tf = StaticTransformPublisher(node)
+            self.static_tf.send(camera_transform(
                 camera, p['base_frame'], p['camera_frame'], node.get_clock().now().to_msg()))
 
     def numbers(self, lines: Sequence[str]) -> None:

@@ -28,7 +28,6 @@ import rclpy
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 from std_srvs.srv import Empty
-from tf2_ros import TransformBroadcaster
 
 from ..config import Config, load_config
 from ..errors import UserError
@@ -42,6 +41,7 @@ from ..config import ros_params as params
 from .frame_gate import MonotonicStamps
 from .node_util import (CLOCK_QOS, COMMAND_QOS, MONITOR_QOS, image_msg, run_node, steady_timer,
                         time_msg)
+from .tf_publish import TransformPublisher
 
 
 class SimNode:
@@ -66,7 +66,7 @@ class SimNode:
         self.odom_pub = node.create_publisher(Odometry, p['odom_topic'], 10)
         self.clock_pub = (node.create_publisher(Clock, '/clock', CLOCK_QOS) if p['publish_clock']
                           else None)
-        self.tf = TransformBroadcaster(node)
+        self.tf = TransformPublisher(node)
         node.create_subscription(TwistMsg, p['cmd_vel_topic'], self._on_cmd, COMMAND_QOS)
         node.create_service(SetEntityState, p['set_entity_state_service'], self._on_set_state)
         node.create_service(Empty, p['reset_world_service'], self._on_reset_world)
@@ -172,7 +172,7 @@ class SimNode:
         tf.transform.translation.x, tf.transform.translation.y = pos.x, pos.y
         tf.transform.translation.z = pos.z
         tf.transform.rotation = odom.pose.pose.orientation
-        self.tf.sendTransform(tf)
+        self.tf.send(tf)
         # The image last: a consumer that takes a frame's pose from odometry as soon as the
         # frame arrives (the Gazebo link) then finds the pose of the same instant.
         self.image_pub.publish(image_msg(frame.image, stamp, p['camera_frame']))
