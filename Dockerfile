@@ -37,7 +37,7 @@ SHELL ["/bin/bash", "-o", "pipefail", "-c"]
 RUN apt-get update && apt-get install -y --no-install-recommends \
         ros-humble-gazebo-ros-pkgs \
         ros-humble-cv-bridge \
-        ros-humble-tf2-ros-py \
+        ros-humble-tf2-msgs \
         ros-humble-rviz2 \
         ros-humble-launch-testing-ros \
         python3-venv \
@@ -85,7 +85,7 @@ RUN source /opt/ros/humble/setup.bash \
     && colcon build --packages-select rl_f1_driver --event-handlers console_direct+ \
     && head -n 1 install/rl_f1_driver/lib/rl_f1_driver/train_node | grep -q '^#!/opt/venv/bin/python' \
     && source install/setup.bash \
-    && python3 -c "import rclpy, launch, launch_ros, cv_bridge, tf2_ros, gazebo_msgs.srv; \
+    && python3 -c "import rclpy, launch, launch_ros, cv_bridge, tf2_msgs.msg, gazebo_msgs.srv; \
                    import tensorflow, tf_agents, rl_f1_driver.ros.gazebo_link"
 
 # Sources ROS 2, Gazebo and the workspace (rl-f1 and the node scripts on PATH); without a

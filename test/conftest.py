@@ -114,3 +114,12 @@ def launch_tmp_path(name: str) -> Path:
     pytest_configure has run.
     """
     return _CONFIG[-1]._tmp_path_factory.mktemp(name)
+
+
+def pytest_report_header(config):
+    """Which ROS 2 this run used, and how its DDS is confined (printed before the tests)."""
+    from rl_f1_driver import ros_install
+    return [f'{ros_install.summary()}; DDS on loopback only '
+            f'({os.path.basename(os.environ["FASTDDS_DEFAULT_PROFILES_FILE"])}), '
+            f'ROS_DOMAIN_ID {os.environ["ROS_DOMAIN_ID"]} for in-process tests, one per node '
+            f'test']

@@ -1,12 +1,18 @@
 #!/usr/bin/env bash
-# The test command behind `make test`: the whole suite, ROS tests included where ROS 2 is.
+# The test command behind `make test`: the whole suite, ROS tests included.
+#
+# Without a sourced ROS 2, `make test` has installed ROS 2 from PyPI's wheels into the venv
+# (ros_wheels/install.sh): rclpy and the messages import, so RL_F1_REQUIRE_ROS=1 (unless set
+# otherwise) makes every test that needs only them (the nodes as processes over DDS, in-process
+# node tests) fail instead of skipping; the launch-file tests skip (no launch in the wheels).
 #
 # With ROS 2 Humble sourced (ROS_DISTRO set: /opt/ros/humble, the ros:humble container of
 # .github/workflows/ros-humble.yml, the Docker image), the package is first built with colcon
 # into a throw-away workspace over it and that workspace is sourced, so the ROS tests run the
-# installed package as a user's `ros2 launch` does, and RL_F1_REQUIRE_ROS=1 (unless set
-# otherwise) makes a ROS test that cannot run fail instead of skipping. Without ROS (this
-# repository's CI, .ci/run) the ROS, launch and Gazebo tests skip themselves with a reason.
+# installed package as a user's `ros2 launch` does, and RL_F1_REQUIRE_ROS=1 and
+# RL_F1_REQUIRE_LAUNCH=1 (unless set otherwise) make a ROS or launch test that cannot run fail
+# instead of skipping. With no ROS at all (PY=python of a venv without the wheels) the ROS
+# tests skip themselves with a reason.
 #   test/run.sh [pytest arguments]      PY=python (default .venv/bin/python)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,6 +28,10 @@ if [ -n "${ROS_DISTRO:-}" ]; then
     set -u
     # Every ROS test picks its own domain; this one is for anything that does not.
     export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-97}
+    export RL_F1_REQUIRE_ROS=${RL_F1_REQUIRE_ROS:-1}
+    export RL_F1_REQUIRE_LAUNCH=${RL_F1_REQUIRE_LAUNCH:-1}
+elif "$PY" -c 'import rclpy' >/dev/null 2>&1; then
+    echo "test/run.sh: ROS 2 from the venv (PyPI wheels): node tests must run, launch tests skip"
     export RL_F1_REQUIRE_ROS=${RL_F1_REQUIRE_ROS:-1}
 fi
 "$PY" -m pytest test "$@"

@@ -22,7 +22,8 @@ ROSDEP = {'numpy': 'python3-numpy', 'cv2': 'python3-opencv', 'yaml': 'python3-ya
 # this (ROS-free) environment is taken to be a ROS package too.
 ROS = {'rclpy', 'launch', 'launch_ros', 'launch_testing', 'launch_testing_ros', 'sensor_msgs',
        'geometry_msgs', 'nav_msgs', 'std_msgs', 'std_srvs', 'gazebo_msgs', 'cv_bridge',
-       'tf2_ros', 'rosgraph_msgs', 'builtin_interfaces', 'ament_index_python'}
+       'tf2_msgs', 'rosgraph_msgs', 'builtin_interfaces', 'ament_index_python',
+       'visualization_msgs', 'rcl_interfaces'}
 
 
 @pytest.fixture(scope='module')
@@ -169,9 +170,10 @@ def test_gazebo_params_file_raises_the_clock_rate():
 def test_ros_modules_import_rclpy_only_in_node_modules():
     """Pure modules stay importable without ROS (that is what the tests here rely on)."""
     ros_only = {'rclpy', 'sensor_msgs', 'geometry_msgs', 'nav_msgs', 'std_msgs', 'std_srvs',
-                'gazebo_msgs', 'cv_bridge', 'tf2_ros', 'rosgraph_msgs', 'builtin_interfaces'}
+                'gazebo_msgs', 'cv_bridge', 'tf2_ros', 'tf2_msgs', 'rosgraph_msgs',
+                'builtin_interfaces', 'visualization_msgs'}
     allowed = {'gazebo_link.py', 'node_util.py', 'train_node.py', 'drive_node.py',
-               'sim_node.py', 'rviz.py'}
+               'sim_node.py', 'rviz.py', 'tf_publish.py'}
     for path in (ROOT / PACKAGE).rglob('*.py'):
         if path.name in allowed and path.parent.name == 'ros':
             continue

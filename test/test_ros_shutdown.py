@@ -2,22 +2,21 @@
 statistics published (issue: drive_node crashed in rclpy's take under Gazebo's camera).
 
 A probe floods the node's inputs (camera images and odometry for drive_node, commands for a
-lock-step sim_node) from a thread while the node gets the signal. Needs ROS 2 and the
-colcon-installed package; skips without them.
+lock-step sim_node) from a thread while the node gets the signal. Each node runs as a
+process, as a launch file starts it (ros_support.start_node: config/ros.yaml, then the node's
+own values), on a DDS domain of its own; needs rclpy and the nodes' messages, skips without
+them.
 """
 import json
 import signal
-import subprocess
 import threading
 
 import numpy as np
 import pytest
 
-from ros_support import (LaunchLog, Probe, fresh_domain_id, require_installed_package,
-                         ros_env, wait_for)
+from ros_support import Probe, fresh_domain_id, require_nodes, start_node, wait_for
 
-SHARE = require_installed_package()
-EXE = SHARE.parent.parent / 'lib' / 'rl_f1_driver'
+require_nodes()
 START_TIMEOUT = 60.0
 EXIT_TIMEOUT = 20.0
 
@@ -46,15 +45,6 @@ class Flood:
         self._thread.join(5)
 
 
-def _start(node, tmp_path, domain, *params):
-    log_path = tmp_path / f'{node}.log'
-    with open(log_path, 'wb') as out:
-        cmd = [str(EXE / node), '--ros-args', *(a for p in params for a in ('-p', p))]
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT,
-                                env=ros_env(domain), start_new_session=True)
-    return proc, LaunchLog(log_path)
-
-
 @pytest.mark.parametrize('sig', [signal.SIGINT, signal.SIGTERM], ids=['SIGINT', 'SIGTERM'])
 def test_drive_node_ends_cleanly_under_a_flood_of_frames(tmp_path, sig):
     from geometry_msgs.msg import Twist
@@ -65,7 +55,8 @@ def test_drive_node_ends_cleanly_under_a_flood_of_frames(tmp_path, sig):
     from rl_f1_driver.ros.node_util import (CAMERA_QOS, COMMAND_QOS, STATE_QOS, image_msg,
                                             time_msg)
     domain = fresh_domain_id()
-    proc, log = _start('drive_node', tmp_path, domain, 'controller:=pid', 'track:=simple')
+    proc, log = start_node('drive_node', tmp_path, domain,
+                           {'controller': 'pid', 'track': 'simple'})
     probe = Probe(domain)
     floods = []
     try:
@@ -110,8 +101,8 @@ def test_sim_node_ends_cleanly_under_a_flood_of_commands(tmp_path, sig):
 
     from rl_f1_driver.ros.node_util import COMMAND_QOS, MONITOR_QOS
     domain = fresh_domain_id()
-    proc, log = _start('sim_node', tmp_path, domain, 'track:=simple', 'stepping:=lockstep',
-                       'drain_timeout:=0.0')
+    proc, log = start_node('sim_node', tmp_path, domain,
+                           {'track': 'simple', 'stepping': 'lockstep', 'drain_timeout': 0.0})
     probe = Probe(domain)
     flood = None
     try:
@@ -152,10 +143,10 @@ def test_train_node_ends_cleanly_on_sigterm_with_its_outputs_saved(tmp_path):
     config = tmp_path / 'quick.yaml'
     config.write_text(yaml.safe_dump(QUICK_TRAIN))
     run_dir = tmp_path / 'run'
-    sim, sim_log = _start('sim_node', tmp_path, domain, 'track:=simple', 'stepping:=lockstep',
-                          'use_sim_time:=false')
-    train, log = _start('train_node', tmp_path, domain, 'track:=simple',
-                        f'config_file:={config}', f'run_dir:={run_dir}', 'use_sim_time:=true')
+    sim, sim_log = start_node('sim_node', tmp_path, domain, {
+        'track': 'simple', 'stepping': 'lockstep', 'use_sim_time': False})
+    train, log = start_node('train_node', tmp_path, domain, {
+        'track': 'simple', 'config_file': config, 'run_dir': run_dir, 'use_sim_time': True})
     try:
         assert log.wait_for('step     1,000/20,000', 240), log.tail() + sim_log.tail()
         train.send_signal(signal.SIGTERM)
