@@ -43,9 +43,9 @@ setup(
     entry_points={
         'console_scripts': [
             'rl-f1 = rl_f1_driver.cli:main',
-            'train_node = rl_f1_driver.ros.train_node:main',
-            'drive_node = rl_f1_driver.ros.drive_node:main',
-            'sim_node = rl_f1_driver.ros.sim_node:main',
+            'train_node = rl_f1_driver.node_entry:train_node',
+            'drive_node = rl_f1_driver.node_entry:drive_node',
+            'sim_node = rl_f1_driver.node_entry:sim_node',
         ],
     },
 )

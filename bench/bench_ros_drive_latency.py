@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """drive_node latency over DDS: camera Image published -> its Twist received, p50 / p99.
 
-    . .venv/bin/activate; . /opt/ros/humble/setup.bash   # or any ROS 2 Humble environment
-    python bench/bench_ros_drive_latency.py [--frames 500] [--policy runs/RUN/policy]
+    make ros-wheels    # ROS 2 from PyPI into .venv; or source any ROS 2 (Humble: apt)
+    .venv/bin/python bench/bench_ros_drive_latency.py [--frames 500] [--policy runs/R/policy]
 
 drive_node runs as a separate process (as `ros2 launch` starts it); this process publishes
 640x480 bgr8 frames rendered by the embedded simulator (the red line is in view, so
@@ -12,7 +12,8 @@ frame goes out only after that (or after --timeout), and no sooner than the came
 the node's work after the Twist (the overlay), which a real camera does not make it do. One
 JSON line per controller and overlay setting: the PID baseline, and the exported policy when
 --policy is given. The node's frame-to-Twist work alone (no DDS) is measured in this process
-for comparison.
+for comparison. Each line names the ROS 2 distribution and rclpy version, and the load
+average over the run; DDS stays on loopback (config/dds/).
 """
 import argparse
 import json
@@ -26,11 +27,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from rl_f1_driver.benchmarks import cpu_model
+from rl_f1_driver.dds import loopback_env
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
-# Our own DDS domain, so other ROS processes on the machine neither see nor disturb ours
-# (set before rclpy starts; the node process inherits it).
-os.environ.setdefault('ROS_DOMAIN_ID', str(70 + os.getpid() % 30))
+# Our own DDS domain, so other ROS processes on the machine neither see nor disturb ours, and
+# DDS on loopback only (set before rclpy starts; the node process inherits both).
+os.environ.update(loopback_env(int(os.environ.get('ROS_DOMAIN_ID') or 70 + os.getpid() % 30)))
 
 ROOT = Path(__file__).resolve().parent.parent
 N_IMAGES = 50   # distinct frames, cycled (poses around the circuit, a little off the line)
@@ -207,8 +209,9 @@ def main() -> None:
     rate = load_config().camera.rate_hz if args.rate is None else args.rate
     overlays = {'on': [True], 'off': [False], 'both': [True, False]}[args.overlay]
     runs = [('pid', None)] + ([('policy', args.policy)] if args.policy else [])
-    common = {'cpu': cpu_model(), 'cpus': os.cpu_count(),
-              'rmw': os.environ.get('RMW_IMPLEMENTATION', 'default'),
+    from rl_f1_driver import ros_install
+    common = {'cpu': cpu_model(), 'cpus': os.cpu_count(), 'ros': ros_install.describe(),
+              'dds': 'loopback only (config/dds/)',
               'ros_domain_id': int(os.environ['ROS_DOMAIN_ID'])}
     rclpy.init()
     try:
@@ -219,7 +222,7 @@ def main() -> None:
             for overlay in overlays:
                 result = measure(images, controller, policy, overlay, args.frames,
                                  args.warmup, rate, args.timeout, args.startup_timeout)
-                result.update(common)
+                result.update(common, load_average=[round(x, 2) for x in os.getloadavg()])
                 result['in_process'] = {k: alone[k] for k in
                                         ('p50_ms', 'p99_ms', 'mean_ms', 'max_ms')}
                 print(json.dumps(result), flush=True)

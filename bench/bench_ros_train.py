@@ -1,23 +1,28 @@
 #!/usr/bin/env python3
 """Time to the first lap when training through the ROS graph (sim_node in lock-step).
 
-    . .venv/bin/activate; . /opt/ros/humble/setup.bash
-    bash test/colcon_build.sh /tmp/ws .venv/bin/python && . /tmp/ws/install/setup.bash
-    python bench/bench_ros_train.py [--seeds 0 1 2] [--config FILE] [--timeout 900]
-                                    [--no-inprocess] [--keep]
+    make ros-wheels    # or a sourced ROS 2 (then --via launch works too)
+    .venv/bin/python bench/bench_ros_train.py [--seeds 0 1 2] [--config FILE] [--timeout 900]
+                                              [--via nodes|launch] [--no-inprocess] [--keep]
 
-Each seed runs `ros2 launch rl_f1_driver train.launch.py simulator:=embedded` (sim_node with
-train.launch.py's default stepping, lockstep; train_node with train.num_envs forced to 1) and
-waits for the launch to end by itself: training stops at the first lap driven both ways
+Each seed trains over DDS: --via nodes (the default; PyPI's ROS 2 wheels are enough) starts
+sim_node (lockstep) and train_node as processes, as train.launch.py starts them
+(rl_f1_driver.node_process); --via launch runs `ros2 launch rl_f1_driver train.launch.py
+simulator:=embedded` (a sourced ROS 2 and a colcon workspace:
+bash test/colcon_build.sh /tmp/ws .venv/bin/python && . /tmp/ws/install/setup.bash).
+train_node has train.num_envs forced to 1. The run ends by itself: training stops at the
+first lap driven both ways
 (config/train.yaml with train.min_steps: 0, unless --config names another file, used as it
 is). Then report.json of the run is read. For comparison the same config (same seed) trains
 in-process on the embedded simulator with train.num_envs=1 (`rl-f1 train`; everything else
 as configured, so collect_steps_per_iteration is the same as train_node's), unless
 --no-inprocess.
 
-Prints one JSON object on stdout; progress goes to stderr. Everything started runs in its own
-process group on its own ROS_DOMAIN_ID (kept if set, else one in 80-89) and is stopped on exit,
-Ctrl-C, SIGTERM and --timeout (SIGINT first, as Ctrl-C on `ros2 launch`, then SIGKILL).
+Prints one JSON object on stdout (with the ROS 2 distribution, rclpy version and the load
+average); progress goes to stderr. Everything started runs in its own process group on its
+own ROS_DOMAIN_ID (kept if set, else one in 80-89), DDS on loopback only
+(config/dds/), and is stopped on exit, Ctrl-C, SIGTERM and --timeout (SIGINT first, as
+Ctrl-C on `ros2 launch`, then SIGKILL).
 """
 import argparse
 import json
@@ -37,7 +42,7 @@ from rl_f1_driver.benchmarks import cpu_model
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = 'rl_f1_driver'
-GOAL_FIRST_LAP_S = 120.0
+GOAL_FIRST_LAP_S = 60.0
 STOP_GRACE_S = 60.0    # after SIGINT: train_node saves its checkpoint and exports the policy
 POLL_S = 2.0           # how often progress is read from a run's log while waiting for it
 PROGRESS = re.compile(r'collecting|training |step +[\d,]+/|eval @|done \(|Traceback|Error|'
@@ -184,6 +189,24 @@ def seed_config(base: Dict[str, Any], seed: int, path: Path) -> str:
     return str(load_config(path).track)   # a bad config fails here, before anything starts
 
 
+def node_cmd(folder: Path, node: str, values: Dict[str, Any]) -> List[str]:
+    """Node `node` as train.launch.py starts it, its parameters written into `folder`."""
+    from rl_f1_driver.node_process import node_command, write_node_params
+    return node_command(node, write_node_params(folder / f'{node}.params.yaml', node, values))
+
+
+def start_sim_node(folder: Path, track: str, config: Path,
+                   env: Dict[str, str]) -> subprocess.Popen:
+    """sim_node in lock-step (train.launch.py's default), in its own session; stop() ends it."""
+    cmd = node_cmd(folder, 'sim_node', {'track': track, 'config_file': config,
+                                        'stepping': 'lockstep'})
+    with open(folder / 'sim_node.log', 'wb') as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    _running.append(proc)
+    return proc
+
+
 def bench_seed(seed: int, base: Dict[str, Any], work: Path, args: argparse.Namespace,
                env: Dict[str, str], result: Dict[str, Any]) -> None:
     """Fill `result` (already in the output: an interrupted seed shows how far it got)."""
@@ -192,11 +215,24 @@ def bench_seed(seed: int, base: Dict[str, Any], work: Path, args: argparse.Names
     config = folder / 'config.yaml'
     track = seed_config(base, seed, config)
     ros_dir = folder / 'ros_run'
-    log = folder / 'ros2_launch.log'
-    # circuit:= as in the config: the launch passes `circuit` to train_node as its track.
-    cmd = ['ros2', 'launch', PACKAGE, 'train.launch.py', 'simulator:=embedded',
-           f'circuit:={track}', f'config:={config}', f'run_dir:={ros_dir}']
-    run = run_to_end(f'seed {seed} ros2 launch', cmd, env, log, args.timeout)
+    if args.via == 'launch':
+        log = folder / 'ros2_launch.log'
+        # circuit:= as in the config: the launch passes `circuit` to train_node as its track.
+        cmd = ['ros2', 'launch', PACKAGE, 'train.launch.py', 'simulator:=embedded',
+               f'circuit:={track}', f'config:={config}', f'run_dir:={ros_dir}']
+        run = run_to_end(f'seed {seed} ros2 launch', cmd, env, log, args.timeout)
+    else:
+        log = folder / 'train_node.log'
+        sim = start_sim_node(folder, track, config, env)
+        try:
+            cmd = node_cmd(folder, 'train_node', {
+                'track': track, 'config_file': config, 'run_dir': ros_dir,
+                'use_sim_time': True})
+            run = run_to_end(f'seed {seed} train_node', cmd, env, log, args.timeout)
+        finally:
+            notes = stop(sim)
+        if notes:
+            run['stop_notes'] = run['stop_notes'] + [f'sim_node: {n}' for n in notes]
     result.update(seed=seed, track=track)
     ros = result_of(run, ros_dir, log)
     result.update({k: ros[k] for k in REPORT_KEYS})
@@ -239,21 +275,34 @@ def main() -> int:
                     help='s each training run may take, TensorFlow start-up included')
     ap.add_argument('--no-inprocess', action='store_true',
                     help='skip the in-process comparison on the embedded simulator')
+    ap.add_argument('--via', choices=('nodes', 'launch'), default='nodes',
+                    help='nodes: sim_node and train_node as processes (PyPI wheels are '
+                         'enough); launch: ros2 launch (a sourced ROS 2 and workspace)')
     ap.add_argument('--keep', action='store_true',
                     help='keep the temporary folder with run directories and logs')
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, _on_sigterm)
 
     import yaml
-    if shutil.which('ros2') is None:
-        sys.exit('bench_ros_train: no `ros2` on PATH: source ROS 2 Humble and the workspace')
-    try:
-        from ament_index_python.packages import get_package_prefix
-        prefix = get_package_prefix(PACKAGE)
-    except Exception as exc:  # noqa: BLE001 - not installed, or ament_index missing
-        sys.exit(f'bench_ros_train: {PACKAGE} is not installed in a sourced colcon workspace '
-                 f'({exc}): bash test/colcon_build.sh WS .venv/bin/python && '
-                 '. WS/install/setup.bash')
+
+    from rl_f1_driver import ros_install
+    from rl_f1_driver.dds import loopback_env
+    ros = ros_install.describe()
+    if ros['source'] is None:
+        sys.exit('bench_ros_train: no ROS 2 for this Python: `make ros-wheels` installs it '
+                 'into .venv, or source a ROS 2 install')
+    prefix = None
+    if args.via == 'launch':
+        if shutil.which('ros2') is None:
+            sys.exit('bench_ros_train: --via launch needs `ros2` on PATH: source ROS 2 '
+                     'Humble and the workspace (PyPI wheels have no launch: --via nodes)')
+        try:
+            from ament_index_python.packages import get_package_prefix
+            prefix = get_package_prefix(PACKAGE)
+        except Exception as exc:  # noqa: BLE001 - not installed, or ament_index missing
+            sys.exit(f'bench_ros_train: {PACKAGE} is not installed in a sourced colcon '
+                     f'workspace ({exc}): bash test/colcon_build.sh WS .venv/bin/python && '
+                     '. WS/install/setup.bash')
     if args.config:
         config_name = args.config
         base = yaml.safe_load(Path(args.config).read_text()) or {}
@@ -262,18 +311,19 @@ def main() -> int:
         base = yaml.safe_load((ROOT / 'config' / 'train.yaml').read_text())
         base['train'] = dict(base.get('train') or {}, min_steps=0)
     domain = os.environ.get('ROS_DOMAIN_ID') or str(80 + os.getpid() % 10)
-    env = dict(os.environ, ROS_DOMAIN_ID=domain, PYTHONUNBUFFERED='1',
-               RCUTILS_COLORIZED_OUTPUT='0', TF_CPP_MIN_LOG_LEVEL='2')
+    env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0',
+               TF_CPP_MIN_LOG_LEVEL='2', **loopback_env(int(domain)))
 
     info: Dict[str, Any] = {
         'bench': 'ros_train', 'config': config_name,
-        'launch': 'ros2 launch rl_f1_driver train.launch.py simulator:=embedded '
-                  '(stepping: the launch default, lockstep)',
-        'install_prefix': prefix,
+        'via': ('ros2 launch rl_f1_driver train.launch.py simulator:=embedded (stepping: '
+                'the launch default, lockstep)' if args.via == 'launch' else
+                'sim_node (lockstep) and train_node as processes, parameters as '
+                'train.launch.py passes them'),
+        'install_prefix': prefix, 'ros': ros, 'dds': 'loopback only (config/dds/)',
         'cpu': cpu_model(), 'cores': os.cpu_count(),
         'cores_usable': len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity')
         else os.cpu_count(),
-        'rmw': os.environ.get('RMW_IMPLEMENTATION', 'default (rmw_fastrtps_cpp)'),
         'ros_domain_id': int(domain), 'load_average_start': load_average(),
         'goal': f'time_to_first_lap_s <= {GOAL_FIRST_LAP_S:.0f}',
     }

@@ -270,31 +270,11 @@ def unique_topics(values: dict, prefix: str) -> dict:
     return out
 
 
-def node_command(executable: str, params_file: Path, ros_config: Optional[Path] = None) -> list:
-    """One of our nodes as a process, as a launch file starts it: its module on this Python
-    (the console script's interpreter), the parameter file (config/ros.yaml unless given),
-    then `params_file` with the node's own values. Overrides go in a file under the node's
-    name, not `-p`: a node's own section of a parameter file beats a -p given after it."""
-    import sys
-
-    from rl_f1_driver.paths import config_dir
-    ros_config = ros_config or config_dir() / 'ros.yaml'
-    return [sys.executable, '-m', f'{PACKAGE}.ros.{executable}', '--ros-args',
-            '--params-file', str(ros_config), '--params-file', str(params_file)]
-
-
-def write_node_params(path: Path, node: str, values: dict) -> Path:
-    """`values` as node `node`'s section of a ROS parameter file (paths as strings)."""
-    import yaml
-    clean = {k: str(v) if isinstance(v, Path) else v for k, v in values.items()}
-    path.write_text(yaml.safe_dump({node: {'ros__parameters': clean}}))
-    return path
-
-
 def start_node(executable: str, folder: Path, domain_id: int, params: Optional[dict] = None,
                ros_config: Optional[Path] = None, log_name: Optional[str] = None) -> tuple:
     """(process, LaunchLog): node `executable` started on `domain_id` (loopback DDS), in a
     session of its own, stdout and stderr to folder/<log_name>.log."""
+    from rl_f1_driver.node_process import node_command, write_node_params
     name = log_name or executable
     params_file = write_node_params(Path(folder) / f'{name}.params.yaml', executable,
                                     params or {})

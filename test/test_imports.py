@@ -16,8 +16,10 @@ PACKAGE = 'rl_f1_driver'
 
 # Lowest first. A module may import its own layer and any layer before it, never one after.
 # The order is the one the code has:
-# - base: errors, paths, small process helpers (interrupts, process_guard), and the config
-#   (schema, loader, ROS parameter file), which everything reads;
+# - base: errors, paths, small process helpers (interrupts, process_guard; node_process, dds
+#   and ros_install: how a ROS node process is started, kept on loopback and described,
+#   without rclpy), and the config (schema, loader, ROS parameter file), which everything
+#   reads;
 # - scene (heights and the car's body, from the camera mount) and track (circuits): facts
 #   of the world, on the config only;
 # - sim (the embedded simulator: car, camera, renderer) drives on a track;
@@ -32,10 +34,11 @@ PACKAGE = 'rl_f1_driver'
 #   plots;
 # - ros: the rclpy nodes and their pure helpers, on top of every library layer;
 # - entry points: the command line, its argument types (cli_args) and the distributed
-#   training commands that live in learn/ but start ROS nodes; the launch helpers, the
-#   gymnasium registration, benchmarks.
+#   training commands that live in learn/ but start ROS nodes; the nodes' entry points
+#   (node_entry); the launch helpers, the gymnasium registration, benchmarks.
 LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
-    ('base', ('errors', 'paths', 'quiet', 'interrupts', 'process_guard', 'config')),
+    ('base', ('errors', 'paths', 'quiet', 'interrupts', 'process_guard', 'node_process', 'dds',
+              'ros_install', 'config')),
     ('world facts', ('scene', 'track')),
     ('sim', ('sim',)),
     ('perception', ('perception',)),
@@ -46,6 +49,7 @@ LAYERS: List[Tuple[str, Tuple[str, ...]]] = [
     ('record', ('record',)),
     ('ros', ('ros',)),
     ('entry points', ('cli', 'cli_args', 'launch_common', 'gym', 'benchmarks', '__main__', '',
+                      'node_entry',
                       'learn.distributed.cli')),
 ]
 

@@ -163,7 +163,7 @@ def test_nodes_started_exist_and_get_the_parameter_file(name, executables):
         assert all(p.get('use_sim_time', True) is True
                    for p in node.kw('parameters') if isinstance(p, dict))
         if node.kw('package') == 'rl_f1_driver':
-            assert f"'{exe} = rl_f1_driver.ros.{exe}:main'" in setup_py
+            assert f"'{exe} = rl_f1_driver.node_entry:{exe}'" in setup_py
             assert node.kw('name') == exe   # the ros.yaml section name
             # Fully specified (namespace given): launch arguments then override ros.yaml's
             # node section instead of losing to it.
