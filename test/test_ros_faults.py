@@ -9,7 +9,9 @@
 - two pipelines on different ROS_DOMAIN_IDs do not see each other;
 - Ctrl-C while training: sim_node serves train_node's last steps and evaluation, the policy
   is exported and both end cleanly.
-Every launch runs on its own domain (ros_support.fresh_domain_id); waits are bounded.
+The nodes run as processes, as train.launch.py and drive.launch.py simulator:=embedded start
+them (ros_support.start_node: config/ros.yaml, then the node's own values), each pipeline on
+its own domain (ros_support.fresh_domain_id), loopback only; waits are bounded.
 """
 import json
 import os
@@ -21,10 +23,9 @@ import time
 import pytest
 import yaml
 
-from ros_support import (Probe, ctrl_c, fresh_domain_id, require_installed_package,
-                         ros_config_with, wait_for)
+from ros_support import Probe, ctrl_c, fresh_domain_id, require_nodes, wait_for
 
-SHARE = require_installed_package()
+require_nodes()
 
 # Small network, short run: the point is the failure and the resume, not the driving.
 QUICK = {'track': 'simple', 'seed': 0, 'env': {'observation': 'lines'},
@@ -35,26 +36,50 @@ FRAME_TIMEOUT = 2.0
 SAVE_MARGIN = 20.0   # checkpoint, train_state.json and process exit, on a loaded 2-core box
 
 
-def test_killed_simulator_ends_training_with_a_saved_resumable_checkpoint(tmp_path, launches):
+def train_pipeline(nodes, config, run_dir, domain=None, resume=False, **train_values):
+    """((sim proc, sim log), (train proc, train log), domain): what
+    `train.launch.py simulator:=embedded config:=CONFIG run_dir:=RUN_DIR` starts: a lock-step
+    sim_node and train_node on one domain, train_node's own `train_values` over ros.yaml."""
+    sim, sim_log, domain = nodes('sim_node', {
+        'track': 'simple', 'config_file': config, 'stepping': 'lockstep'}, domain)
+    train, log, _ = nodes('train_node', {
+        'track': 'simple', 'config_file': config, 'run_dir': run_dir, 'resume': resume,
+        'role': 'train', 'replay': '', 'actor_id': 0, 'use_sim_time': True,
+        **train_values}, domain)
+    return (sim, sim_log), (train, log), domain
+
+
+def drive_pipeline(nodes, circuit='simple', stepping='realtime', domain=None, **drive_values):
+    """((sim proc, sim log), (drive proc, drive log), domain): what `drive.launch.py
+    simulator:=embedded controller:=pid circuit:=CIRCUIT` starts, `drive_values` over
+    ros.yaml's drive_node section."""
+    sim, sim_log, domain = nodes('sim_node', {
+        'track': circuit, 'config_file': '', 'stepping': stepping}, domain)
+    drive, log, _ = nodes('drive_node', {
+        'track': circuit, 'policy_dir': '', 'controller': 'pid', 'config_file': '',
+        'use_sim_time': True, **drive_values}, domain)
+    return (sim, sim_log), (drive, log), domain
+
+
+def test_killed_simulator_ends_training_with_a_saved_resumable_checkpoint(tmp_path, nodes):
     config = tmp_path / 'quick.yaml'
     config.write_text(yaml.safe_dump(QUICK))
     run_dir = tmp_path / 'run'
-    ros_config = ros_config_with(
-        tmp_path, train_node={'frame_timeout': FRAME_TIMEOUT, 'reset_retries': 0})
-    args = {'simulator': 'embedded', 'config': config, 'run_dir': run_dir,
-            'ros_config': ros_config}
-    proc, log, _ = launches('train.launch.py', args)
-    sim_pid = log.pid('sim_node')
+    link = {'frame_timeout': FRAME_TIMEOUT, 'reset_retries': 0}
+    (sim, sim_log), (train, log), _ = train_pipeline(nodes, config, run_dir, **link)
     # Past the first checkpoint, inside the training loop.
-    assert log.wait_for('step     1,000/2,500', 240), log.tail()
-    os.kill(sim_pid, signal.SIGKILL)
+    assert log.wait_for('step     1,000/2,500', 240), log.tail() + sim_log.tail()
+    os.kill(sim.pid, signal.SIGKILL)
     killed = time.monotonic()
-    assert log.wait_for('[train_node-2]: process has', FRAME_TIMEOUT + SAVE_MARGIN), log.tail()
+    assert wait_for(lambda: train.poll() is not None, FRAME_TIMEOUT + SAVE_MARGIN,
+                    period=0.1), log.tail()
     took = time.monotonic() - killed
     text = log.text()
-    assert 'simulator link failed' in text and '/f1/camera/image_raw' in text, log.tail()
+    # It ends as a failure it reports (status 1), naming the topic that went quiet.
+    assert train.returncode == 1, log.tail()
+    assert 'simulator link failed' in text, log.tail()
+    assert '/f1/camera/image_raw' in text[text.index('simulator link failed'):], log.tail()
     assert took <= FRAME_TIMEOUT + SAVE_MARGIN
-    proc.wait(60)   # train_node was the main node: the launch ends with it
     state = json.loads((run_dir / 'train_state.json').read_text())
     assert state['stopped'].startswith('simulator_lost: ')
     assert '/f1/camera/image_raw' in state['stopped']
@@ -62,27 +87,28 @@ def test_killed_simulator_ends_training_with_a_saved_resumable_checkpoint(tmp_pa
     assert saved_steps >= 1000
     assert any((run_dir / 'checkpoints').glob('ckpt-*.index'))
 
-    # Back on its feet: resume:=true continues from the saved counters to the end.
-    proc, log, _ = launches('train.launch.py', {**args, 'resume': 'true'})
+    # Back on its feet: a new simulator, and resume:=true continues from the saved counters
+    # to the end.
+    _, (train, log), _ = train_pipeline(nodes, config, run_dir, resume=True, **link)
     try:
-        proc.wait(400)
+        train.wait(400)
     except subprocess.TimeoutExpired:
         pytest.fail('the resumed training did not finish:\n' + log.tail())
+    assert train.returncode == 0, log.tail()
     assert 'resumed from' in log.text() and f'{saved_steps:,}' in log.text(), log.tail()
     report = json.loads((run_dir / 'report.json').read_text())
     assert report['env_steps'] >= QUICK['train']['steps']
     assert report['stopped'] == 'steps_done'
 
 
-def test_camera_that_stops_makes_the_drive_watchdog_stop_the_car(tmp_path, launches):
+def test_camera_that_stops_makes_the_drive_watchdog_stop_the_car(nodes):
     from geometry_msgs.msg import Twist
 
     from rl_f1_driver.ros.node_util import COMMAND_QOS
     frame_timeout = 0.5
-    proc, log, domain = launches('drive.launch.py', {
-        'simulator': 'embedded', 'controller': 'pid', 'stepping': 'realtime',
-        'ros_config': ros_config_with(tmp_path, drive_node={'frame_timeout': frame_timeout})})
-    sim_pid = log.pid('sim_node')
+    (sim, _), (_, log), domain = drive_pipeline(nodes, stepping='realtime',
+                                                frame_timeout=frame_timeout)
+    sim_pid = sim.pid
     probe = Probe(domain)
     got = []   # (monotonic arrival, linear.x, angular.z)
     lock = threading.Lock()
@@ -158,13 +184,11 @@ def test_reset_service_that_never_answers_is_an_error_naming_it():
     assert 1.5 <= took <= 1.5 + 8.0   # the service timeout, after start-up (first frame)
 
 
-def test_pipelines_on_different_domains_do_not_see_each_other(tmp_path, launches):
+def test_pipelines_on_different_domains_do_not_see_each_other(nodes):
     from sensor_msgs.msg import Image
     a_domain, b_domain = fresh_domain_id(), fresh_domain_id()
-    _, a_log, _ = launches('drive.launch.py', {'simulator': 'embedded', 'controller': 'pid',
-                                               'circuit': 'simple'}, a_domain)
-    _, b_log, _ = launches('drive.launch.py', {'simulator': 'embedded', 'controller': 'pid',
-                                               'circuit': 'hairpins'}, b_domain)
+    _, (_, a_log), _ = drive_pipeline(nodes, 'simple', domain=a_domain)
+    _, (_, b_log), _ = drive_pipeline(nodes, 'hairpins', domain=b_domain)
     for log in (a_log, b_log):
         assert log.wait_for('lap statistics on', 120), log.tail()
     probes = {d: Probe(d) for d in (a_domain, b_domain)}
@@ -173,33 +197,38 @@ def test_pipelines_on_different_domains_do_not_see_each_other(tmp_path, launches
         # Each domain: its own camera arrives ...
         assert wait_for(lambda: all(len(v) >= 3 for v in images.values()), 60)
         for d, probe in probes.items():
+            def names(probe=probe):
+                return sorted(n for n in probe.node.get_node_names() if n != 'probe')
             # ... from exactly one publisher, and one of each node: nothing crossed over.
+            # (The graph learns node names after the topics: wait until it knows both.)
             assert probe.node.count_publishers('/f1/camera/image_raw') == 1
-            names = [n for n in probe.node.get_node_names() if n != 'probe']
-            assert sorted(names) == ['drive_node', 'sim_node'], (d, names)
+            wait_for(lambda: len(names()) >= 2, 30)
+            assert names() == ['drive_node', 'sim_node'], (d, names())
     finally:
         for probe in probes.values():
             probe.close()
 
 
-def test_ctrl_c_while_training_still_evaluates_and_exports(tmp_path, launches):
+def test_ctrl_c_while_training_still_evaluates_and_exports(tmp_path, nodes):
     config = tmp_path / 'quick.yaml'
     config.write_text(yaml.safe_dump({**QUICK, 'train': {**QUICK['train'], 'steps': 20000}}))
     run_dir = tmp_path / 'run'
-    proc, log, _ = launches('train.launch.py', {'simulator': 'embedded', 'config': config,
-                                                'run_dir': run_dir})
-    assert log.wait_for('step     1,000/20,000', 240), log.tail()
-    ctrl_c(proc)
-    try:
-        proc.wait(150)
-    except subprocess.TimeoutExpired:
-        pytest.fail('the launch did not end after Ctrl-C:\n' + log.tail())
-    text = log.text()
+    (sim, sim_log), (train, log), _ = train_pipeline(nodes, config, run_dir)
+    # Past the periodic evaluation at 1,000 steps: the last one is made after the signal.
+    assert log.wait_for('step     1,200/20,000', 240), log.tail() + sim_log.tail()
+    # Ctrl-C in the terminal of a launch: SIGINT reaches both nodes at once.
+    for proc in (train, sim):
+        ctrl_c(proc)
+    for proc, node_log, what in ((train, log, 'train_node'), (sim, sim_log, 'sim_node')):
+        try:
+            proc.wait(150)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f'{what} did not end after Ctrl-C:\n' + node_log.tail())
     report = json.loads((run_dir / 'report.json').read_text())
     assert report['stopped'] == 'interrupted'
     assert report['last_eval']['env_steps'] == report['env_steps']   # evaluated at the end
     assert (run_dir / 'policy' / 'saved_model.pb').is_file()
-    assert 'stopping once nothing publishes on /f1/cmd_vel' in text   # sim_node waited
-    for node in ('train_node', 'sim_node'):
-        assert f'[{node}-' in text and 'process has died' not in text, log.tail()
-    assert text.count('process has finished cleanly') == 2, log.tail()
+    # sim_node waited for train_node's last steps and evaluation
+    assert 'stopping once nothing publishes on /f1/cmd_vel' in sim_log.text(), sim_log.tail()
+    # both finished cleanly
+    assert (train.returncode, sim.returncode) == (0, 0), log.tail() + sim_log.tail()
