@@ -259,10 +259,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                 or (args.command == 'bench' and args.what == 'env')
                 or (args.command in ('drive', 'bench') and args.controller != 'pid'
                     and policy_runtime(args.policy, args.runtime) == 'tensorflow'))
-    if needs_tf:
-        from .quiet import import_tf_agents_quietly
-        import_tf_agents_quietly()
     try:
+        if needs_tf:
+            from .quiet import import_tf_agents_quietly
+            import_tf_agents_quietly()   # a TensorFlow without Keras 2: one line (UserError)
         return int(args.func(args) or 0)
     except UserError as exc:
         print(f'rl-f1: error: {exc}', file=sys.stderr)

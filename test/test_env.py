@@ -1,4 +1,5 @@
 """F1FollowLineEnv: specs, actions, reward, termination/truncation, laps, determinism."""
+import contextlib
 import dataclasses
 
 import numpy as np
@@ -104,6 +105,49 @@ def test_specs_image(cfg):
     assert env.observation_spec().dtype == np.uint8
     first = env.reset()
     assert first.observation.shape == (p.mask_height, p.mask_width, 3)
+
+
+@contextlib.contextmanager
+def numpy_2_promotion():
+    """numpy 2's type promotion (NEP 50: a Python int takes the array's dtype, so uint8
+    255 + 1 is uint8 0): numpy 2 has it, numpy 1.24 to 1.26 can switch it on for a while."""
+    get = getattr(np, '_get_promotion_state', None)
+    before = get() if get is not None else 'weak'
+    if before == 'weak':
+        yield
+        return
+    np._set_promotion_state('weak')
+    try:
+        yield
+    finally:
+        np._set_promotion_state(before)
+
+
+def test_image_spec_builds_a_q_network_under_numpy_2_promotion():
+    """tf-agents builds a network's variables on a sample of its input spec
+    (Network.create_variables -> tensor_spec.sample_spec_nest -> sample_bounded_spec), whose
+    exclusive upper bound is maximum + 1: from a scalar uint8 maximum of 255 that is uint8 0
+    on numpy 2 ('Need minval < maxval, got 0 >= 0'); with numpy 1.26's NEP 50 switched on it
+    fails on the same lines (OverflowError comparing uint8 with int32's max). On plain numpy
+    1.26 it passes with either spec: only the promotion state makes it bite here."""
+    from tf_agents.specs import array_spec, tensor_spec
+
+    from rl_f1_driver.learn.networks import build_q_network
+    env = rl_f1_driver.make_env(observation='image', stack=3)
+    spec = env.observation_spec()
+    # The bounds the network sees are 0..255, as a scalar spec gives them.
+    assert spec == array_spec.BoundedArraySpec(spec.shape, np.uint8, 0, 255, name='observation')
+    assert spec.check_array(np.full(spec.shape, 255, np.uint8))
+    obs_spec, act_spec = tensor_spec.from_spec(spec), tensor_spec.from_spec(env.action_spec())
+    with numpy_2_promotion():
+        sample = tensor_spec.sample_spec_nest(obs_spec, outer_dims=(4,), seed=0).numpy()
+        net = build_q_network(obs_spec, act_spec, env.config.train, 'image')
+        net.create_variables()
+        # The numpy sampler (random py policies, array_spec.sample_spec_nest) too.
+        drawn = array_spec.sample_spec_nest(spec, np.random.RandomState(0), outer_dims=(4,))
+    for x in (sample, drawn):
+        assert x.dtype == np.uint8 and x.shape == (4,) + spec.shape
+        assert x.min() == 0 and x.max() == 255
 
 
 def test_actions_come_from_config():

@@ -73,6 +73,10 @@ class PolicyController(Controller):
             check_export_files(self.policy_dir, self.network)
             self._policy, self._action = None, self.network.action
         else:
+            # tf-agents before its specs are read: quietly (gym's notice), or one line where
+            # TensorFlow has no Keras 2 for it.
+            from ..quiet import import_tf_agents_quietly
+            import_tf_agents_quietly()
             self._check_specs()
             self._policy, self._action = _load_saved_policy(self.policy_dir)
 
@@ -248,9 +252,8 @@ def _load_numpy_network(policy_dir: Path) -> NumpyQNetwork:
 
 
 def _load_saved_policy(policy_dir: Path):
-    """Load the SavedModel and return (policy, obs -> action index)."""
-    from ..quiet import import_tf_agents_quietly
-    import_tf_agents_quietly()
+    """Load the SavedModel and return (policy, obs -> action index); tf-agents is
+    imported (import_tf_agents_quietly)."""
     import tensorflow as tf
     from tf_agents.trajectories import time_step as ts
     try:

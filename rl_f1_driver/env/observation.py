@@ -40,8 +40,15 @@ class ObservationBuilder:
         if self.mode == 'lines':
             n = len(p.rows) + (2 if e.prev_action else 0)
             return array_spec.BoundedArraySpec((n,), np.float32, -1.0, 1.0, name='observation')
+        # Masks are 0..255. The bounds are arrays of shape (1,) (broadcast over the image),
+        # not scalars: tf-agents samples a uint8 spec (QNetwork.create_variables, through
+        # tensor_spec.sample_bounded_spec) with the exclusive upper bound `maximum + 1`,
+        # which for a scalar (0-d uint8) maximum of 255 wraps to 0 under numpy 2's promotion
+        # rules ("Need minval < maxval"); an array's is read as a Python int first (256).
+        # The same bounds: equal (==) to the scalar spec, the same check_array.
         return array_spec.BoundedArraySpec((p.mask_height, p.mask_width, e.stack), np.uint8,
-                                           0, 255, name='observation')
+                                           np.zeros(1, np.uint8), np.full(1, 255, np.uint8),
+                                           name='observation')
 
     def view(self) -> CameraView:
         """The part of the camera image this observation needs (a rendering hint)."""

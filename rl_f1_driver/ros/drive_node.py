@@ -29,6 +29,7 @@ from ..messages import conversions as cv
 from ..messages.markers import drive_lines
 from ..messages.path_trace import PathTrace
 from ..perception import LineDetector, draw_overlay
+from ..quiet import quiet_tensorflow
 from ..sim.types import ZERO_TWIST, Twist
 from ..track import Circuit
 from .node_util import (CAMERA_QOS, COMMAND_QOS, MONITOR_QOS, STATE_QOS, ImageDecoder,
@@ -218,6 +219,10 @@ def _main(args: Optional[list]) -> int:
 
 
 def main(args: Optional[list] = None) -> int:
+    # As quiet as `rl-f1 drive`: before a policy's SavedModel brings TensorFlow in
+    # (load_controller imports tf-agents quietly, and ends with one line where TensorFlow has
+    # no Keras 2 for it).
+    quiet_tensorflow()
     return run_node(_main, args)
 
 

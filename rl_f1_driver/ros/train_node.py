@@ -20,6 +20,7 @@ from std_msgs.msg import String
 from ..config import Config, load_config
 from ..errors import UserError
 from ..perception import draw_overlay
+from ..quiet import import_tf_agents_quietly, quiet_tensorflow
 from ..config import ros_params as params
 from .frame_gate import LinkError, LinkStopped
 from .node_util import MONITOR_QOS, BackgroundSpinner, image_msg, path_msg, run_node, time_msg
@@ -114,7 +115,9 @@ def _main(args: Optional[list]) -> int:
     try:
         p = params.declare_node_parameters(node, 'train_node')
         cfg = training_config(p)
-        # Imported here, so the node module loads (and fails clearly) without TensorFlow.
+        # Imported here, so the node module loads (and fails clearly) without TensorFlow;
+        # tf-agents first, quietly (a TensorFlow without Keras 2 ends here with one line).
+        import_tf_agents_quietly()
         from ..env.factory import stream_seeds
         from ..env.follow_line_env import F1FollowLineEnv
         from ..learn.trainer import EVAL_INDEX, train
@@ -179,6 +182,7 @@ def _run_actor(cfg: Config, p: Dict[str, Any], env_factory: Any, log: Any) -> in
 
 
 def main(args: Optional[list] = None) -> int:
+    quiet_tensorflow()   # as quiet as `rl-f1 train`: before anything imports TensorFlow
     return run_node(_main, args)
 
 
