@@ -26,7 +26,7 @@ from rl_f1_driver.config import ros_params as params  # noqa: E402
 from rl_f1_driver.messages import conversions as cv  # noqa: E402
 from rl_f1_driver.perception import LineDetector  # noqa: E402
 from rl_f1_driver.ros.drive_node import DriveNode  # noqa: E402
-from rl_f1_driver.ros.rviz import LATCHED_QOS  # noqa: E402
+from rl_f1_driver.ros.node_util import LATCHED_QOS  # noqa: E402
 from rl_f1_driver.scene import camera_mount  # noqa: E402
 from rl_f1_driver.sim.types import Pose2D, Twist  # noqa: E402
 from rl_f1_driver.track import load_circuit  # noqa: E402
@@ -114,6 +114,11 @@ def test_drive_node_shows_circuit_car_numbers_and_camera_frame_to_a_late_rviz():
         tr = tf.transform.translation
         assert (tr.x, tr.y, tr.z) == pytest.approx((x, y, z))
         assert tf.transform.rotation.y == pytest.approx(np.sin(0.1))
+        # /tf_static as tf2_ros's StaticTransformBroadcaster sends it: latched and reliable.
+        statics_qos = [i.qos_profile for i in node.get_publishers_info_by_topic('/tf_static')]
+        assert statics_qos and all(q.durability == DurabilityPolicy.TRANSIENT_LOCAL
+                                   and q.reliability == ReliabilityPolicy.RELIABLE
+                                   for q in statics_qos)
         # Driving: the numbers over the car follow the odometry.
         assert _spin_until(ex, lambda: probe.count_subscribers(p['odom_topic']) > 0, 10)
         for k in range(30):

@@ -17,7 +17,6 @@ from __future__ import annotations
 from typing import Any, Dict, Optional, Sequence
 
 from geometry_msgs.msg import Point, TransformStamped
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from visualization_msgs.msg import Marker, MarkerArray
 
 from ..config import CameraConfig
@@ -25,13 +24,9 @@ from ..messages.conversions import quaternion_from_rpy
 from ..messages.markers import fill_marker_array, scene_markers, text_markers
 from ..scene import camera_mount, car_front
 from ..track import Circuit
-from .node_util import MONITOR_QOS   # numbers: the newest only, reliable like rviz's default
+# numbers: the newest only, reliable like rviz's default; the circuit latched
+from .node_util import LATCHED_QOS, MONITOR_QOS
 from .tf_publish import StaticTransformPublisher
-
-# Latched: published once, kept for subscribers that come later (rviz's Transient Local).
-LATCHED_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def _point(x: float, y: float, z: float) -> Point:

@@ -16,14 +16,15 @@ from geometry_msgs.msg import TransformStamped
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from tf2_msgs.msg import TFMessage
 
+from .node_util import LATCHED_QOS
+
 TF_TOPIC = '/tf'
 TF_STATIC_TOPIC = '/tf_static'
 DYNAMIC_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                          reliability=ReliabilityPolicy.RELIABLE,
                          durability=DurabilityPolicy.VOLATILE)
-STATIC_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=1,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.TRANSIENT_LOCAL)
+# Latched, as the circuit for rviz: tf2_ros's StaticBroadcasterQoS is that same profile.
+STATIC_QOS = LATCHED_QOS
 
 
 class TransformPublisher:
