@@ -34,4 +34,4 @@ elif "$PY" -c 'import rclpy' >/dev/null 2>&1; then
     echo "test/run.sh: ROS 2 from the venv (PyPI wheels): node tests must run, launch tests skip"
     export RL_F1_REQUIRE_ROS=${RL_F1_REQUIRE_ROS:-1}
 fi
-"$PY" -m pytest test "$@"
+"$PY" -m pytest test -rs "$@"   # -rs: each skipped module with its reason
