@@ -4,6 +4,7 @@ Imports rclpy and message packages: used only by node modules.
 """
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from typing import Any, Callable, Iterable, Optional, Tuple
@@ -232,6 +233,11 @@ def run_node(main: Callable[[Optional[list]], int], args: Optional[list] = None)
         if interrupts.record():   # not the same Ctrl-C delivered twice
             raise KeyboardInterrupt
 
+    # A node hands every frame from its executor thread to the thread that waits for it
+    # (train_node's link): with Python's default 5 ms GIL switch interval that handoff could
+    # wait up to 5 ms behind TensorFlow's Python work. Lock-step training over DDS, 3 seeds:
+    # median 165 env steps/s with 0.5 ms, 140 with the default (noisy on this 2-core VM).
+    sys.setswitchinterval(0.0005)
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
     set_parent_death_signal(signal.SIGTERM)
