@@ -27,12 +27,12 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 from rl_f1_driver.benchmarks import cpu_model
-from rl_f1_driver.dds import loopback_env
+from rl_f1_driver.dds import confine_process
 
 os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Our own DDS domain, so other ROS processes on the machine neither see nor disturb ours, and
 # DDS on loopback only (set before rclpy starts; the node process inherits both).
-os.environ.update(loopback_env(int(os.environ.get('ROS_DOMAIN_ID') or 70 + os.getpid() % 30)))
+confine_process(int(os.environ.get('ROS_DOMAIN_ID') or 70 + os.getpid() % 30))
 
 ROOT = Path(__file__).resolve().parent.parent
 N_IMAGES = 50   # distinct frames, cycled (poses around the circuit, a little off the line)

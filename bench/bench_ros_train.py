@@ -286,7 +286,7 @@ def main() -> int:
     import yaml
 
     from rl_f1_driver import ros_install
-    from rl_f1_driver.dds import loopback_env
+    from rl_f1_driver.dds import loopback_environ
     ros = ros_install.describe()
     if ros['source'] is None:
         sys.exit('bench_ros_train: no ROS 2 for this Python: `make ros-wheels` installs it '
@@ -311,8 +311,8 @@ def main() -> int:
         base = yaml.safe_load((ROOT / 'config' / 'train.yaml').read_text())
         base['train'] = dict(base.get('train') or {}, min_steps=0)
     domain = os.environ.get('ROS_DOMAIN_ID') or str(80 + os.getpid() % 10)
-    env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0',
-               TF_CPP_MIN_LOG_LEVEL='2', **loopback_env(int(domain)))
+    env = dict(loopback_environ(int(domain)), PYTHONUNBUFFERED='1',
+               RCUTILS_COLORIZED_OUTPUT='0', TF_CPP_MIN_LOG_LEVEL='2')
 
     info: Dict[str, Any] = {
         'bench': 'ros_train', 'config': config_name,

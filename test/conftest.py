@@ -7,9 +7,9 @@ os.environ.setdefault('TF_CPP_MIN_LOG_LEVEL', '2')
 # Before anything imports rclpy: DDS on loopback only, for this process (in-process ROS tests)
 # and every process it starts; and a domain of this run's own, so runs side by side never
 # hear each other (test launches and node processes get one each: ros_support).
-from rl_f1_driver.dds import loopback_env  # noqa: E402
+from rl_f1_driver.dds import confine_process  # noqa: E402
 
-os.environ.update(loopback_env(int(os.environ.get('ROS_DOMAIN_ID') or 30 + os.getpid() % 60)))
+confine_process(int(os.environ.get('ROS_DOMAIN_ID') or 30 + os.getpid() % 60))
 
 from pathlib import Path  # noqa: E402
 

@@ -81,9 +81,9 @@ def fresh_domain_id() -> int:
 
 def ros_env(domain_id: int, **extra: str) -> dict:
     """The environment of a child process on its own domain, unbuffered, no colours."""
-    from rl_f1_driver.dds import loopback_env
-    env = dict(os.environ, PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0',
-               TF_CPP_MIN_LOG_LEVEL='2', **loopback_env(domain_id))
+    from rl_f1_driver.dds import loopback_environ
+    env = dict(loopback_environ(domain_id), PYTHONUNBUFFERED='1', RCUTILS_COLORIZED_OUTPUT='0',
+               TF_CPP_MIN_LOG_LEVEL='2')
     env.update(extra)
     return env
 
