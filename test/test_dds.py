@@ -36,3 +36,19 @@ def test_variables_that_would_add_transports_are_left_out():
     confine_process(11, outer)
     assert not set(CONFLICTING) & set(outer)
     assert outer['ROS_DOMAIN_ID'] == '11' and 'FASTDDS_DEFAULT_PROFILES_FILE' in outer
+
+
+def test_the_socket_check_sees_a_socket_bound_beyond_loopback():
+    import os
+    import socket
+
+    from ros_support import loopback_violations
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as wide, \
+            socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as local, \
+            socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as local6:
+        wide.bind(('0.0.0.0', 0))
+        local.bind(('127.0.0.1', 0))
+        local6.bind(('::1', 0))
+        found = loopback_violations(os.getpid())
+        assert f'udp 0.0.0.0:{wide.getsockname()[1]}' in found
+        assert not any(f':{s.getsockname()[1]}' in f for s in (local, local6) for f in found)
