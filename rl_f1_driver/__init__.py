@@ -1,6 +1,7 @@
 """rl_f1_driver: teach an F1 car to follow the red line with DQN, on Gazebo or embedded."""
 import os as _os
-from importlib.util import find_spec as _find_spec
+
+from .quiet import tf_keras_installed as _tf_keras_installed
 
 # tf-agents builds its networks with tf.keras and needs Keras 2 there. From TensorFlow 2.16 on,
 # tf.keras is Keras 3 unless TF_USE_LEGACY_KERAS=1 routes it to the tf-keras package (Keras
@@ -9,7 +10,7 @@ from importlib.util import find_spec as _find_spec
 # value already set is kept. Only where tf-keras is installed: TensorFlow 2.15 reads the
 # variable too, and without tf-keras it then has no tf.keras at all. TensorFlow >= 2.16
 # without tf-keras ends the first entry that uses it with one line (quiet.keras_problem).
-if _find_spec('tf_keras') is not None:
+if _tf_keras_installed():
     _os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 
 __version__ = '0.1.0'

@@ -13,21 +13,17 @@ from typing import Callable, List, Optional
 
 from .node_process import NODES
 
-# Where a missing ROS package comes from, for the one line a node prints without it.
-_HOW_TO_GET = {
-    'rclpy': 'source a ROS 2 install (Humble: /opt/ros/humble/setup.bash), or `make '
-             'ros-wheels` for ROS 2 from PyPI in .venv',
-    'tf2_msgs': 'apt-get install ros-$ROS_DISTRO-tf2-msgs, or `make ros-wheels`',
-    'gazebo_msgs': 'apt-get install ros-$ROS_DISTRO-gazebo-msgs, or `make ros-wheels`',
-}
+# Where a missing ROS package comes from, for the one line a node prints without it: rclpy
+# means no ROS 2 at all; any other package comes from apt (or the wheels and ros_wheels/).
+_HOW_TO_GET_ROS = ('source a ROS 2 install (Humble: /opt/ros/humble/setup.bash), or `make '
+                   'ros-wheels` for ROS 2 from PyPI in .venv')
 
 
 def missing_package_line(node: str, exc: ModuleNotFoundError) -> str:
     """One line: which ROS package `node` lacks and how to get it."""
     package = (exc.name or str(exc)).split('.')[0]
-    how = _HOW_TO_GET.get(package, f'install the ROS 2 package {package} '
-                                   f'(apt: ros-$ROS_DISTRO-{package.replace("_", "-")}), or '
-                                   '`make ros-wheels`')
+    how = (_HOW_TO_GET_ROS if package == 'rclpy' else
+           f'apt-get install ros-$ROS_DISTRO-{package.replace("_", "-")}, or `make ros-wheels`')
     return f'{node}: the ROS 2 package {package} is not installed ({exc}): {how}'
 
 
