@@ -3,7 +3,7 @@
     ros2 launch rl_f1_driver train.launch.py circuit:=simple
     ros2 launch rl_f1_driver train.launch.py gui:=true rviz:=true run_dir:=runs/gz1
     ros2 launch rl_f1_driver train.launch.py simulator:=embedded config:=config/train.yaml
-    ros2 launch rl_f1_driver train.launch.py role:=actor replay:=learner-host:8000 actor_id:=1
+    ros2 launch rl_f1_driver train.launch.py role:=actor ray_address:=head-host:6379 actor_id:=1
 
 Topic names and node settings: config/ros.yaml (ros_config:=FILE for your own copy).
 Shared arguments and actions: rl_f1_driver/launch_common.py.
@@ -36,10 +36,14 @@ def generate_launch_description():
         DeclareLaunchArgument('role', default_value='train', choices=['train', 'actor'],
                               description='train: the whole DQN here; actor: drive this '
                                           "simulator for a learner on another machine "
-                                          '(rl-f1 learner) through the replay server'),
-        DeclareLaunchArgument('replay', default_value='',
-                              description='role actor: the replay server, HOST:PORT '
-                                          '(rl-f1 replay-server prints its port)'),
+                                          '(rl-f1 learner) through the replay service on '
+                                          'Ray'),
+        DeclareLaunchArgument('ray_address', default_value='',
+                              description='role actor: the Ray cluster, HOST:PORT of its '
+                                          'head (`ray start --head` prints it)'),
+        DeclareLaunchArgument('replay', default_value='replay',
+                              description='role actor: the replay service\'s name there '
+                                          '(rl-f1 replay-server --replay)'),
         DeclareLaunchArgument('actor_id', default_value='0',
                               description='role actor: its number (seeds its episodes, '
                                           'tags its data)'),
@@ -53,6 +57,7 @@ def generate_launch_description():
             'run_dir': string_param('run_dir'),
             'resume': ParameterValue(LaunchConfiguration('resume'), value_type=bool),
             'role': string_param('role'),
+            'ray_address': string_param('ray_address'),
             'replay': string_param('replay'),
             'actor_id': ParameterValue(LaunchConfiguration('actor_id'), value_type=int),
             'use_sim_time': True,

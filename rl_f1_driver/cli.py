@@ -125,13 +125,20 @@ def _cmd_train(args: argparse.Namespace) -> int:
         + time.strftime('%Y%m%d-%H%M%S'))
     from .learn.trainer import train
     from .record.setup import train_monitor
+    ray_address = None
+    if args.ray_address:
+        from .errors import UserError
+        from .learn.distributed.replay import ray_address as checked_address
+        if not args.actors:
+            raise UserError('--ray-address is for training with actors: add --actors N')
+        ray_address = checked_address(args.ray_address)
     monitor = train_monitor(args, cfg)
     try:
         if args.actors:
             from .learn.distributed.launcher import train_with_actors
             report = train_with_actors(cfg, out, args.actors, resume=args.resume,
                                        allow_config_change=args.allow_config_change,
-                                       monitor=monitor,
+                                       monitor=monitor, ray_address=ray_address,
                                        log=lambda s: print(s, flush=True))
         else:
             report = train(cfg, out, resume=args.resume,
@@ -229,9 +236,14 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument('--allow-config-change', action='store_true',
                    help='reuse a run directory made with a different config')
     t.add_argument('--actors', type=non_negative_int, default=0, metavar='N',
-                   help='N > 0: a Reverb replay server, N actor processes (each with its own '
-                        'simulator) and the learner here (see README, Scale out); '
-                        '0: everything in this process')
+                   help='N > 0: the learner here, a replay service and N actors (each with '
+                        'its own simulator) on Ray (see docs/scale-out.md); 0: everything in '
+                        'this process')
+    t.add_argument('--ray-address', metavar='HOST:PORT',
+                   help='with --actors: run the replay and the actors on the Ray cluster '
+                        'whose head is there (`ray start --head`; this machine joined with '
+                        '`ray start --address`), or auto; default: a local Ray on loopback, '
+                        'its session folder in RUN/distributed/ray')
     t.add_argument('--record-evals', metavar='DIR',
                    help='record every evaluation drive into DIR, one MCAP file each')
     _add_live_arguments(t)

@@ -318,6 +318,9 @@ def loopback_violations(pid: int) -> list:
             else:
                 raw = raw[::-1]
             addr = ipaddress.ip_address(raw)
+            # ::ffff:127.0.0.1 (an IPv4 loopback socket opened as IPv6, as gRPC does) is
+            # loopback too.
+            addr = getattr(addr, 'ipv4_mapped', None) or addr
             if port and not addr.is_loopback:
                 bad.append(f'{proto} {addr}:{port}')
     return bad

@@ -1,33 +1,32 @@
-"""Actors and learner over a Reverb replay server, as separate processes on localhost.
+"""Actors and learner over the replay service on Ray, as separate processes on localhost.
 
-Every process is a real `rl-f1` command (replay-server, learner, actor, train --actors); each
-wait is bounded and polls a condition (a log line, a file, an exit code).
+Every process is a real `rl-f1` command (replay-server, learner, actor, train --actors) or a
+`ray start` head on loopback; each wait is bounded and polls a condition (a log line, a file,
+an exit code).
 """
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
 import pytest
 
-from ros_support import wait_for
+from ros_support import loopback_violations, wait_for
 
-pytest.importorskip('reverb')
+pytest.importorskip('ray')
 ROOT = Path(__file__).resolve().parent.parent
 # Fast and small: a lines policy on `simple`; the server is given up after 3 s of silence.
 QUICK = ['--config', str(ROOT / 'config' / 'train.yaml'),
          '--set', 'train.initial_collect_steps=500', '--set', 'distributed.server_timeout=3']
 
 
-# Scratch folders the distributed code once made in /tmp (actor configs, Reverb checkpointers):
-# a SIGKILLed process left them behind. None may appear now.
-SCRATCH_PREFIXES = ('rl_f1_actor_', 'rl_f1_reverb_')
+# Scratch folders the distributed code once made in /tmp (actor configs, Reverb checkpointers)
+# and Ray's default session folder: a SIGKILLed process left them behind. None may appear now.
+SCRATCH_PREFIXES = ('rl_f1_actor_', 'rl_f1_reverb_', 'ray')
 
 
 # TensorFlow's autograph writes converted functions to temporary files that it removes at
@@ -71,13 +70,16 @@ def _env():
 
 
 class Proc:
-    """An `rl-f1` command in its own session, its output in a log file."""
+    """An `rl-f1` command (or a whole command line: `argv` starting with the Python) in its
+    own session, its output in a log file."""
 
-    def __init__(self, tmp: Path, name: str, *args: str):
+    def __init__(self, tmp: Path, name: str, *args: str, env=None):
         self.name, self.log = name, tmp / f'{name}.log'
+        argv = list(args) if args[0] == sys.executable else [
+            sys.executable, '-m', 'rl_f1_driver.cli', *args]
         with open(self.log, 'wb') as out:
-            self.p = subprocess.Popen([sys.executable, '-m', 'rl_f1_driver.cli', *args],
-                                      stdout=out, stderr=subprocess.STDOUT, env=_env(),
+            self.p = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                      env=dict(env or _env(), PYTHONUNBUFFERED='1'),
                                       start_new_session=True, cwd=tmp)
 
     def text(self) -> str:
@@ -103,13 +105,13 @@ class Proc:
 def procs(tmp_path):
     started = []
 
-    def start(name, *args):
-        proc = Proc(tmp_path, name, *args)
+    def start(name, *args, env=None):
+        proc = Proc(tmp_path, name, *args, env=env)
         started.append(proc)
         return proc
 
     yield start
-    for proc in started:
+    for proc in reversed(started):   # a Ray head last
         proc.kill()
 
 
@@ -118,32 +120,85 @@ def _env_steps(learner: Proc) -> int:
     return int(steps[-1].replace(',', '')) if steps else 0
 
 
-def _leftovers(marker: str) -> list:
-    """Processes whose command line mentions `marker` (a run directory)."""
+def _ray_link(run: Path) -> Path:
+    """The short link a local Ray of run directory `run` is given (ray_cluster.short_link)."""
+    import hashlib
+
+    from rl_f1_driver.learn.distributed.ray_cluster import LINKS
+    folder = (run / 'distributed' / 'ray').resolve()
+    return LINKS / hashlib.sha1(str(folder).encode()).hexdigest()[:10]
+
+
+def _processes_of(run: Path) -> list:
+    """Processes (not this test's) whose command line or environment names the run
+    directory or its Ray link: the learner, Ray's own processes and the actors' workers."""
+    markers = [str(run).encode(), str(_ray_link(run)).encode()]
     found = []
     for pid in os.listdir('/proc'):
-        if pid.isdigit():
-            try:
-                cmd = Path(f'/proc/{pid}/cmdline').read_bytes().replace(b'\0', b' ').decode()
-            except OSError:
-                continue
-            if marker in cmd and 'pytest' not in cmd:
-                found.append(cmd)
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            cmd = Path(f'/proc/{pid}/cmdline').read_bytes().replace(b'\0', b' ')
+            env = Path(f'/proc/{pid}/environ').read_bytes()
+        except OSError:
+            continue
+        if b'pytest' not in cmd and any(m in cmd or m in env for m in markers):
+            found.append((int(pid), cmd.decode(errors='replace')[:200]))
     return found
 
 
+def _descendants(pid: int) -> list:
+    children = {}
+    for entry in os.listdir('/proc'):
+        if entry.isdigit():
+            try:
+                stat = Path(f'/proc/{entry}/stat').read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(')', 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            out.append(child)
+            todo.append(child)
+    return out
+
+
+def _actor_pid(log: Path, nth: int = 1) -> int:
+    pids = re.findall(r'driving on .* \(process (\d+)\)', log.read_text(errors='replace'))
+    return int(pids[nth - 1]) if len(pids) >= nth else 0
+
+
+def _ran_and_left_nothing(run: Path) -> None:
+    assert _processes_of(run) == []            # Ray and the actors stopped with the learner
+    assert not (run / 'distributed' / 'tmp').exists()   # their TMPDIR went with them
+    # Ray's session folder is in the run; its link in ~/.rl_f1_driver is gone.
+    assert list((run / 'distributed' / 'ray').glob('session_*/logs'))
+    assert not _ray_link(run).is_symlink()
+
+
 def test_a_learner_with_two_actors_drives_a_first_lap(tmp_path):
+    """`rl-f1 train --actors 2` on a local Ray: a first lap, the report, every socket of every
+    process (learner, Ray, actors) on loopback, nothing left behind."""
     out = tmp_path / 'run'
-    proc = subprocess.run(
-        [sys.executable, '-m', 'rl_f1_driver.cli', 'train', *QUICK, '--actors', '2',
-         '--out', str(out), '--set', 'train.min_steps=0', '--set', 'train.steps=30000'],
-        capture_output=True, text=True, env=_env(), timeout=600)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    train = Proc(tmp_path, 'train', 'train', *QUICK, '--actors', '2', '--out', str(out),
+                 '--set', 'train.min_steps=0', '--set', 'train.steps=30000')
+    try:
+        train.wait_says(r'actors, policy lag', 300)
+        family = [train.p.pid, *_descendants(train.p.pid)]
+        assert len(family) >= 5, family         # learner, GCS, raylet, replay, 2 actors...
+        bad = {pid: v for pid in family if (v := _violations(pid))}
+        assert bad == {}, f'sockets beyond loopback: {bad}'
+        assert wait_for(lambda: train.p.poll() is not None, 600, period=0.5), train.text()[-3000:]
+    finally:
+        train.kill()
+    assert train.p.returncode == 0, train.text()[-3000:]
     report = json.loads((out / 'report.json').read_text())
     assert report['stopped'] == 'lap_driven' and report['time_to_first_lap_s'] is not None
     assert report['last_eval']['laps_completed'] >= 1
     dist = report['distributed']
-    assert set(dist['actors']) == {'0', '1'}
+    assert set(dist['actors']) == {'0', '1'} and dist['ray'] == 'local'
     assert all(a['env_steps'] > 0 for a in dist['actors'].values())
     # The run's env steps are the actors' (the learner counts what they report).
     assert sum(a['env_steps'] for a in dist['actors'].values()) <= report['env_steps'] + 1
@@ -151,29 +206,92 @@ def test_a_learner_with_two_actors_drives_a_first_lap(tmp_path):
     assert dist['policy_lag_mean_gradient_steps'] >= 0
     assert dist['sample_age_mean_gradient_steps'] >= dist['policy_lag_mean_gradient_steps']
     assert (out / 'policy' / 'saved_model.pb').is_file()
-    assert (out / 'distributed' / 'actor-0.log').is_file()
-    assert 'actors, policy lag' in proc.stdout
-    assert _leftovers(str(out)) == []   # server and actors stopped with the learner
-    assert not (out / 'distributed' / 'tmp').exists()   # their TMPDIR went with them
+    assert re.search(r'actor 0: [\d,]+ env steps',
+                     (out / 'distributed' / 'actor-0.log').read_text())
+    _ran_and_left_nothing(out)
 
 
-def test_actor_and_learner_faults(tmp_path, procs):
-    """An actor killed: the learner goes on; restarted, it rejoins. The learner killed and
-    restarted with --resume: it serves its checkpoint's weights and goes on. The server
-    killed: actors and learner end with a clear error, within the server timeout."""
-    port_file = tmp_path / 'port'
-    server = procs('server', 'replay-server', *QUICK, '--port-file', str(port_file))
-    assert wait_for(lambda: port_file.is_file() or server.p.poll() is not None, 180,
+def _violations(pid: int) -> list:
+    try:
+        return loopback_violations(pid)
+    except OSError:
+        return []       # ended meanwhile
+
+
+def test_killed_actor_comes_back_and_ctrl_c_ends_it_all(tmp_path, procs):
+    """An actor's process killed: Ray starts it again, it rejoins, the learner goes on. Then
+    Ctrl-C reaches the learner: it checkpoints, evaluates and exports, its actors end by
+    themselves (their closing line), Ray stops, nothing is left."""
+    out = tmp_path / 'run'
+    train = procs('train', 'train', *QUICK, '--actors', '2', '--out', str(out),
+                  '--set', 'train.stop_on_lap=false', '--set', 'train.log_interval=500')
+    train.wait_says(r'step\s+[\d,]+/.*\| 2 actors', 300)
+    log0 = out / 'distributed' / 'actor-0.log'
+    victim = _actor_pid(log0)
+    assert victim and victim in _descendants(train.p.pid)
+    os.kill(victim, signal.SIGKILL)
+    at_kill = _env_steps(train)
+    assert wait_for(lambda: _actor_pid(log0, 2) != 0, 180, period=0.5), log0.read_text()
+    assert _actor_pid(log0, 2) != victim
+    train.wait_says(r'learner: actor 0 is back', 120)
+    assert wait_for(lambda: _env_steps(train) > at_kill + 1000, 240, period=0.5), \
+        train.text()[-2000:]
+    os.kill(train.p.pid, signal.SIGINT)   # the terminal's Ctrl-C
+    assert wait_for(lambda: train.p.poll() is not None, 180, period=0.2), train.text()[-2000:]
+    assert train.p.returncode == 130, train.text()[-2000:]
+    assert 'Traceback' not in train.text()
+    report = json.loads((out / 'report.json').read_text())
+    assert report['stopped'] == 'interrupted'
+    assert report['distributed']['actor_restarts'] == {'0': 1}
+    assert report['distributed']['actors']['0']['incarnations'] == 2
+    assert (out / 'policy' / 'saved_model.pb').is_file()
+    assert (out / 'checkpoints' / 'checkpoint').is_file()
+    for i in (0, 1):   # ended by themselves, not killed
+        assert re.search(r'actor %d: [\d,]+ env steps, \d+ episodes' % i,
+                         (out / 'distributed' / f'actor-{i}.log').read_text())
+    _ran_and_left_nothing(out)
+
+
+@pytest.fixture
+def ray_head(tmp_path, procs):
+    """A Ray head on loopback (`ray start --head --block`), its session folder in tmp_path;
+    its address. Killed (its process group) at the end."""
+    from rl_f1_driver.learn.distributed.ray_cluster import free_port, node_command
+    port = free_port()
+    argv, env = node_command(tmp_path / 'head' / 'distributed' / 'ray', head_port=port)
+    head = procs('ray-head', *argv, env=env)
+    assert wait_for(lambda: _listening(port) or head.p.poll() is not None, 120, period=0.2), \
+        head.text()
+    yield f'127.0.0.1:{port}'
+
+
+def _listening(port: int) -> bool:
+    import socket
+    try:
+        socket.create_connection(('127.0.0.1', port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_actor_and_learner_faults(tmp_path, procs, ray_head):
+    """Separate commands on one Ray cluster. An actor killed: the learner goes on; restarted,
+    it rejoins. The learner killed and restarted with --resume: it serves its checkpoint's
+    weights and goes on; the replay outlived both. The replay server killed: actors and
+    learner end with a clear error, within the server timeout."""
+    address_file = tmp_path / 'replay-address'
+    ray = ['--ray-address', ray_head, '--replay', 'faults']
+    server = procs('server', 'replay-server', *QUICK, *ray, '--address-file', str(address_file))
+    assert wait_for(lambda: address_file.is_file() or server.p.poll() is not None, 180,
                     period=0.2), server.text()
-    address = f'localhost:{port_file.read_text().strip()}'
+    assert address_file.read_text().split() == [ray_head, 'faults']
     run = tmp_path / 'learner-run'
-    learner_args = ['learner', *QUICK, '--replay', address, '--out', str(run),
+    learner_args = ['learner', *QUICK, *ray, '--out', str(run),
                     '--set', 'train.checkpoint_interval=1000', '--set', 'train.steps=10000000',
                     '--set', 'train.eval_interval=10000000', '--set', 'train.log_interval=500',
                     '--set', 'distributed.learner_chunk=50']
     learner = procs('learner', *learner_args)
-    actors = [procs(f'actor{i}', 'actor', *QUICK, '--replay', address, '--id', str(i))
-              for i in (0, 1)]
+    actors = [procs(f'actor{i}', 'actor', *QUICK, *ray, '--id', str(i)) for i in (0, 1)]
     learner.wait_says(r'\| 2 actors', 300)
 
     # An actor dies: the learner keeps learning from the other one.
@@ -183,7 +301,7 @@ def test_actor_and_learner_faults(tmp_path, procs):
         learner.text()[-2000:]
     assert learner.p.poll() is None
     # Restarted, it rejoins: it pulls the learner's current weights and sends data.
-    again = procs('actor0-again', 'actor', *QUICK, '--replay', address, '--id', '0')
+    again = procs('actor0-again', 'actor', *QUICK, *ray, '--id', '0')
     again.wait_says(r'actor 0: driving on simple .* from learner step [1-9]', 180)
 
     # The learner dies after a checkpoint; restarted with --resume it carries on from it.
@@ -200,112 +318,80 @@ def test_actor_and_learner_faults(tmp_path, procs):
     first = re.findall(r'step\s+([\d,]+)/', resumed.text())[0]
     assert int(first.replace(',', '')) < checkpoint_steps + 3000, resumed.text()[-2000:]
 
-    # The replay server dies: everyone ends with an error naming it, no hang.
+    # The replay server dies: everyone ends with an error naming the replay, no hang.
     server.kill()
     for proc in (resumed, actors[1], again):
         assert wait_for(lambda: proc.p.poll() is not None, 60, period=0.2), \
             f'{proc.name} still running 60 s after the server died:\n{proc.text()[-2000:]}'
         assert proc.p.returncode != 0
-        assert f'replay server {address} did not answer' in proc.text(), proc.text()[-2000:]
+        assert f"replay 'faults' on the Ray cluster at {ray_head}" in proc.text(), \
+            proc.text()[-2000:]
 
 
-def test_bad_replay_addresses_are_clear_errors(tmp_path):
-    def rl_f1(*args):
+def test_bad_addresses_and_auth_are_clear_errors(tmp_path):
+    def rl_f1(*args, **env):
         return subprocess.run([sys.executable, '-m', 'rl_f1_driver.cli', *args],
-                              capture_output=True, text=True, env=_env(), timeout=300,
-                              cwd=tmp_path)
+                              capture_output=True, text=True, env=dict(_env(), **env),
+                              timeout=300, cwd=tmp_path)
 
-    bad = rl_f1('actor', '--replay', 'no-port-here')
-    assert bad.returncode == 2 and "expected HOST:PORT" in bad.stderr
-    # Nothing listens on port 1: refused within the server timeout, the run dir untouched.
-    nobody = rl_f1('learner', *QUICK, '--set', 'distributed.server_timeout=1',
-                   '--replay', 'localhost:1', '--out', str(tmp_path / 'run'))
-    assert nobody.returncode == 3, nobody.stderr   # a lost server, not bad input
-    assert 'replay server localhost:1 did not answer within 1 s' in nobody.stderr
+    bad = rl_f1('actor', '--ray-address', 'no-port-here')
+    assert bad.returncode == 2 and 'expected HOST:PORT' in bad.stderr
+    bad = rl_f1('actor', '--ray-address', 'localhost:6379', '--replay', 'a name')
+    assert bad.returncode == 2 and "--replay 'a name'" in bad.stderr
+    # Nothing listens on port 1: at once, one line, the run dir untouched.
+    nobody = rl_f1('learner', *QUICK, '--ray-address', '127.0.0.1:1', '--out',
+                   str(tmp_path / 'run'))
+    assert nobody.returncode == 2, nobody.stderr
+    assert 'no Ray cluster at 127.0.0.1:1' in nobody.stderr
+    assert len(nobody.stderr.strip().splitlines()) == 1, nobody.stderr
     assert not (tmp_path / 'run').exists()
+    # Token authentication stays on.
+    off = rl_f1('train', *QUICK, '--actors', '1', '--out', str(tmp_path / 'run'),
+                RAY_AUTH_MODE='disabled')
+    assert off.returncode == 2 and 'RAY_AUTH_MODE=disabled' in off.stderr, off.stderr
+    assert not (tmp_path / 'run' / 'report.json').exists()
 
 
-def test_replay_tables_follow_the_config():
-    import reverb
+def test_a_replay_from_another_config_is_refused(tmp_path, procs, ray_head):
+    """A learner whose config stores other steps than the replay's (another observation)
+    says so in one line instead of training on garbage; a wrong token cannot join."""
+    address_file = tmp_path / 'replay-address'
+    ray = ['--ray-address', ray_head, '--replay', 'lines']
+    server = procs('server', 'replay-server', *QUICK, *ray, '--address-file', str(address_file))
+    assert wait_for(lambda: address_file.is_file() or server.p.poll() is not None, 180,
+                    period=0.2), server.text()
+    other = subprocess.run(
+        [sys.executable, '-m', 'rl_f1_driver.cli', 'learner', *QUICK, *ray,
+         '--set', 'env.observation=image', '--out', str(tmp_path / 'run')],
+        capture_output=True, text=True, env=_env(), timeout=300, cwd=tmp_path)
+    assert other.returncode == 2, other.stdout[-2000:] + other.stderr[-2000:]
+    assert "stores other steps than this learner trains on" in other.stderr
+    intruder = subprocess.run(
+        [sys.executable, '-m', 'rl_f1_driver.cli', 'actor', *QUICK, *ray],
+        capture_output=True, text=True, env=dict(_env(), RAY_AUTH_TOKEN='not-the-token'),
+        timeout=300, cwd=tmp_path)
+    assert intruder.returncode != 0
+    assert 'driving on' not in intruder.stdout
 
+
+def test_the_replay_follows_the_config():
     from rl_f1_driver.config import load_config
     from rl_f1_driver.learn.distributed import replay
-    from rl_f1_driver.learn.distributed.server import free_port, no_checkpointer
+    from rl_f1_driver.learn.distributed.service import ReplayService
     cfg = load_config(overrides={'distributed.samples_per_insert': 4.0,
                                  'train.replay_capacity': 5000, 'train.n_step': 2})
-    agent, _, step, env_steps, stop = replay.spec_agent(cfg)
-    server = reverb.Server(replay.make_tables(cfg, agent, step, env_steps, stop),
-                           port=free_port(), checkpointer=no_checkpointer())
-    try:
-        info = reverb.Client(f'localhost:{server.port}').server_info(timeout=10)
-        table = info[replay.EXPERIENCE]
-        assert table.max_size == 5000
-        assert table.rate_limiter_info.samples_per_insert == 4.0
-        assert table.rate_limiter_info.min_size_to_sample == cfg.train.initial_collect_steps
-        # n_step 2: sequences of 3 steps, each carrying its weights' version and actor.
-        assert table.signature.observation.shape[0] == 3
-        assert set(table.signature.policy_info) == {'version', 'actor'}
-        assert info[replay.VARIABLES].max_size == 1
-    finally:
-        server.stop()
-
-
-def test_ctrl_c_ends_train_with_actors_cleanly(tmp_path, procs):
-    """Ctrl-C reaches the learner only (the children run in sessions of their own): it
-    checkpoints, evaluates and exports, then stops its actors and server."""
-    out = tmp_path / 'run'
-    train = procs('train', 'train', *QUICK, '--actors', '1', '--out', str(out),
-                  '--set', 'train.stop_on_lap=false', '--set', 'train.log_interval=500')
-    train.wait_says(r'step\s+[\d,]+/.*\| 1 actors', 300)
-    os.kill(train.p.pid, signal.SIGINT)   # the terminal's Ctrl-C: the foreground group
-    assert wait_for(lambda: train.p.poll() is not None, 120, period=0.2), train.text()[-2000:]
-    assert train.p.returncode == 130, train.text()[-2000:]
-    report = json.loads((out / 'report.json').read_text())
-    assert report['stopped'] == 'interrupted'
-    assert report['distributed']['actors']['0']['env_steps'] > 0
-    assert (out / 'policy' / 'saved_model.pb').is_file()
-    assert (out / 'checkpoints' / 'checkpoint').is_file()
-    assert _leftovers(str(out)) == []
-    assert not (out / 'distributed' / 'tmp').exists()
-    # The actor ended by itself (its closing line), not by SIGKILL.
-    assert re.search(r'actor 0: [\d,]+ env steps, \d+ episodes',
-                     (out / 'distributed' / 'actor-0.log').read_text())
-
-
-def test_the_replay_server_makes_no_scratch_folder(tmp_path, monkeypatch):
-    """Reverb's default checkpointer takes a mkdtemp folder that nothing removes; the server
-    runs with none, so a killed server leaves nothing either."""
-    from rl_f1_driver.config import load_config
-    from rl_f1_driver.learn.distributed.server import serve
-    from rl_f1_driver.learn.distributed.watchdog import check_server
-    made = []
-    real_mkdtemp = tempfile.mkdtemp
-
-    def mkdtemp(*args, **kwargs):
-        made.append(real_mkdtemp(*args, **kwargs))
-        return made[-1]
-    monkeypatch.setattr(tempfile, 'mkdtemp', mkdtemp)
-    stop, port_file, failed = threading.Event(), tmp_path / 'port', []
-
-    def run():
-        try:
-            serve(load_config(), stop, port_file=str(port_file), log=lambda s: None)
-        except BaseException as exc:  # noqa: BLE001 - reported by the test
-            failed.append(exc)
-    server = threading.Thread(target=run, daemon=True)
-    server.start()
-    try:
-        assert wait_for(lambda: port_file.is_file() or failed, 120, period=0.1), 'no port file'
-        assert not failed, failed
-        address = f'localhost:{port_file.read_text().strip()}'
-        assert 'experience' in check_server(address, 10)
-    finally:
-        stop.set()
-        server.join(timeout=30)
-        for folder in made:
-            shutil.rmtree(folder, ignore_errors=True)
-    assert not server.is_alive() and not failed, failed
-    assert made == []
+    agent = replay.spec_agent(cfg)[0]
+    settings = replay.service_settings(cfg, agent)
+    service = ReplayService(**settings)
+    info = service.info()
+    assert info['capacity'] == 5000 and info['samples_per_insert'] == 4.0
+    assert info['min_size'] == cfg.train.initial_collect_steps
+    # n_step 2: sequences of 3 steps; each step carries its weights' version and actor.
+    assert settings['length'] == 3
+    leaves = replay.leaf_specs(cfg, agent)
+    assert ((), 'int64') in leaves and ((), 'int32') in leaves
+    obs = agent.collect_data_spec.observation
+    assert (tuple(obs.shape), obs.dtype.name) in leaves
 
 
 def test_the_ros_actor_config_has_no_file_name():

@@ -1,8 +1,8 @@
-"""Actors on the ROS graph feed a learner elsewhere through the replay server (here:
-localhost, separate processes): what `train.launch.py simulator:=embedded role:=actor` starts
-(a lock-step sim_node and train_node as an actor, processes on their own ROS domain: the nodes
-fixture, ros_support.start_node), and `rl-f1 actor --backend ros` beside a running
-sim_node."""
+"""Actors on the ROS graph feed a learner elsewhere through the replay service on Ray
+(here: the local Ray of `rl-f1 replay-server`, on loopback, separate processes): what
+`train.launch.py simulator:=embedded role:=actor` starts (a lock-step sim_node and
+train_node as an actor, processes on their own ROS domain: the nodes fixture,
+ros_support.start_node), and `rl-f1 actor --backend ros` beside a running sim_node."""
 import os
 import re
 import signal
@@ -16,7 +16,7 @@ import yaml
 from ros_support import fresh_domain_id, require_nodes, ros_env, stop_process, wait_for
 
 require_nodes()
-pytest.importorskip('reverb')
+pytest.importorskip('ray')
 
 QUICK = {'track': 'simple', 'seed': 0, 'env': {'observation': 'lines'},
          'train': {'steps': 10_000_000, 'initial_collect_steps': 300, 'log_interval': 200,
@@ -37,23 +37,26 @@ def _rl_f1(tmp: Path, name: str, *args: str, env=None) -> tuple:
 def test_a_launched_ros_actor_feeds_a_learner(tmp_path, nodes):
     config = tmp_path / 'quick.yaml'
     config.write_text(yaml.safe_dump(QUICK))
-    port_file = tmp_path / 'port'
+    address_file = tmp_path / 'replay-address'
     server, server_log = _rl_f1(tmp_path, 'server', 'replay-server', '--config', str(config),
-                                '--port-file', str(port_file))
+                                '--address-file', str(address_file))
     learner = None
     others: list = []
     ros_nodes: list = []
     try:
-        assert wait_for(lambda: port_file.is_file() or server.poll() is not None, 180,
+        assert wait_for(lambda: address_file.is_file() or server.poll() is not None, 180,
                         period=0.2), server_log.read_text()
-        address = f'localhost:{port_file.read_text().strip()}'
+        address, name = address_file.read_text().split()
+        assert address.startswith('127.0.0.1:') and name == 'replay'
+        ray = ['--ray-address', address, '--replay', name]
         learner, learner_log = _rl_f1(tmp_path, 'learner', 'learner', '--config', str(config),
-                                      '--replay', address, '--out', str(tmp_path / 'run'))
+                                      *ray, '--out', str(tmp_path / 'run'))
         sim, sim_log, domain = nodes('sim_node', {
             'track': 'simple', 'config_file': config, 'stepping': 'lockstep'})
         proc, log, _ = nodes('train_node', {
             'track': 'simple', 'config_file': config, 'run_dir': tmp_path / 'unused',
-            'resume': False, 'role': 'actor', 'replay': address, 'actor_id': 3,
+            'resume': False, 'role': 'actor', 'ray_address': address, 'replay': name,
+            'actor_id': 3,
             'use_sim_time': True}, domain)
         ros_nodes += [proc, sim]
         # The actor drives sim_node's car through the ROS topics with the learner's weights...
@@ -71,7 +74,7 @@ def test_a_launched_ros_actor_feeds_a_learner(tmp_path, nodes):
         sim, _, domain = nodes('sim_node', {'stepping': 'lockstep'}, fresh_domain_id())
         ros_nodes.append(sim)
         actor, actor_log = _rl_f1(tmp_path, 'ros-actor', 'actor', '--config', str(config),
-                                  '--replay', address, '--id', '4', '--backend', 'ros',
+                                  *ray, '--id', '4', '--backend', 'ros',
                                   env=ros_env(domain))
         others.append(actor)
         assert wait_for(lambda: 'actor 4: driving on simple' in actor_log.read_text()

@@ -44,7 +44,8 @@ def train_pipeline(nodes, config, run_dir, domain=None, resume=False, **train_va
         'track': 'simple', 'config_file': config, 'stepping': 'lockstep'}, domain)
     train, log, _ = nodes('train_node', {
         'track': 'simple', 'config_file': config, 'run_dir': run_dir, 'resume': resume,
-        'role': 'train', 'replay': '', 'actor_id': 0, 'use_sim_time': True,
+        'role': 'train', 'ray_address': '', 'replay': 'replay',
+        'actor_id': 0, 'use_sim_time': True,
         **train_values}, domain)
     return (sim, sim_log), (train, log), domain
 

@@ -145,8 +145,10 @@ NODES: Dict[str, Dict[str, Param]] = {
         'allow_config_change': Param(bool, 'resume even if the config differs'),
         'stats_topic': _topic('std_msgs/String: JSON statistics of each finished episode'),
         'role': Param(str, 'train: the whole DQN here; actor: drive for a learner through '
-                           'the replay server `replay`', choices=('train', 'actor')),
-        'replay': Param(str, "actor: the replay server, HOST:PORT ('' for none)"),
+                           'the replay service `replay` on Ray', choices=('train', 'actor')),
+        'ray_address': Param(str, "actor: the Ray cluster, HOST:PORT of its head ('' for "
+                                  "none)"),
+        'replay': Param(str, 'actor: the replay service\'s name on that cluster'),
         'actor_id': Param(int, 'actor: its number (seeds its episodes, tags its data)', lo=0),
     },
     'drive_node': {

@@ -140,7 +140,7 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class DistributedConfig:
-    """Actors and learner over a Reverb replay server (`rl-f1 train --actors N`, `rl-f1
+    """Actors and learner over a replay service on Ray (`rl-f1 train --actors N`, `rl-f1
     learner`, `rl-f1 actor`)."""
     samples_per_insert: float = rng(0.0, 10_000.0)
     rate_error_buffer: float = rng(0.0, 1e9)
@@ -150,6 +150,8 @@ class DistributedConfig:
     learner_chunk: int = rng(1, 1_000_000)
     sample_timeout: float = rng(0.1, 3600.0)
     server_timeout: float = rng(0.1, 3600.0)
+    actor_cpus: float = rng(0.0, 1024.0)
+    dashboard: bool = rng()
     port: int = rng(0, 65535)
 
 

@@ -165,18 +165,23 @@ def _main(args: Optional[list]) -> int:
 
 def _run_actor(cfg: Config, p: Dict[str, Any], env_factory: Any, log: Any) -> int:
     """role actor: drive the simulated car for a learner elsewhere (rl-f1 learner), through
-    the replay server `replay`; the same actor as `rl-f1 actor --backend embedded`."""
+    the replay service `replay` on the Ray cluster at `ray_address`; the same actor as
+    `rl-f1 actor --backend embedded`."""
     import threading
 
     from ..learn.distributed.actor import run_actor
-    if not p['replay'].strip():
-        raise UserError('role actor needs the replay server: replay:=HOST:PORT '
-                        '(rl-f1 replay-server prints its port)')
+    from ..learn.distributed.replay import ray_address, replay_name
+    from ..learn.distributed.service import joined_replay
+    if not p['ray_address'].strip():
+        raise UserError('role actor needs the Ray cluster of its learner: ray_address:=HOST:PORT '
+                        '(`ray start --head` or rl-f1 replay-server print it)')
+    address, name = ray_address(p['ray_address'].strip()), replay_name(p['replay'])
     log.info(f'actor {p["actor_id"]} on {cfg.track} through {p["camera_topic"]} -> '
-             f'{p["cmd_vel_topic"]}, replay server {p["replay"]}')
-    # Ctrl-C raises KeyboardInterrupt here (run_node): an actor holds nothing to save.
-    counts = run_actor(cfg, p['replay'], p['actor_id'], env_factory(cfg, p['actor_id']),
-                       threading.Event(), log=log.info)
+             f'{p["cmd_vel_topic"]}, replay {name!r} on the Ray cluster at {address}')
+    with joined_replay(address, name, cfg.distributed.server_timeout) as replay:
+        # Ctrl-C raises KeyboardInterrupt here (run_node): an actor holds nothing to save.
+        counts = run_actor(cfg, replay, p['actor_id'], env_factory(cfg, p['actor_id']),
+                           threading.Event(), log=log.info)
     log.info(f'actor finished: {counts}')
     return 0
 

@@ -1,184 +1,151 @@
-"""One machine, one command: `rl-f1 train --actors N` runs the replay server and N actors as
-child processes of the learner, restarts actors that fail and stops them all when it ends."""
+"""One command: `rl-f1 train --actors N` runs the learner here and, on Ray, the replay
+service and N actors (Ray actors: on this machine with a local Ray, anywhere in a cluster
+joined with --ray-address). Ray restarts an actor whose process dies; the learner stops
+them all when it ends."""
 from __future__ import annotations
 
+import math
 import os
 import shutil
-import signal
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
 from typing import Callable, Optional
 
 from ...config import Config, save_config
-from ...errors import UserError
-from ...process_guard import set_parent_death_signal
 from .learner import run_learner
+from .ray_cluster import RayCluster
+from .replay import service_settings, spec_agent
+from .service import start_service
 
 Log = Callable[[str], None]
+# How often Ray brings back an actor whose process died (then it stays down).
+MAX_RESTARTS = 3
 
 
-class _Children:
-    """The replay server and actor processes of `rl-f1 train --actors N`.
+class EnvActor:
+    """One actor as a Ray actor: its environment on the embedded simulator of the config,
+    its log in RUN/distributed/actor-I.log when it runs on the learner's machine (on another
+    node: in Ray's worker log there)."""
 
-    They run in their own sessions, so a Ctrl-C in the terminal reaches the learner only: it
-    stops them in order (actors first, then the server) after its last checkpoint.
-    """
+    def __init__(self, cfg: Config, replay_name: str, address: str, index: int,
+                 log_file: str):
+        self.cfg, self.replay_name, self.address = cfg, replay_name, address
+        self.index, self.log_file = index, log_file
+        self.stop_event = threading.Event()
 
-    def __init__(self, out_dir: Path, cfg_file: Path, log: Log):
-        self.out_dir, self.cfg_file, self.log = out_dir, cfg_file, log
-        self.logs = out_dir / 'distributed'
-        self.logs.mkdir(parents=True, exist_ok=True)
-        # The children's temporary folder (TMPDIR: TensorFlow's autograph files, anything a
-        # library makes with tempfile) lives in the run, not in /tmp: removed when they have
-        # stopped, and at the next start when the learner itself was killed before that.
-        self.tmp = self.logs / 'tmp'
-        shutil.rmtree(self.tmp, ignore_errors=True)
-        self.tmp.mkdir()
-        self.server: Optional[subprocess.Popen] = None
-        self.actors: dict = {}
-        self.restarts: dict = {}
-        self.max_restarts = 3
-        self.stopping = threading.Event()
-        self.lock = threading.Lock()   # spawning vs stopping
-
-    def _spawn(self, args: list, log_name: str) -> subprocess.Popen:
-        out = open(self.logs / log_name, 'ab')
+    def _log(self, text: str) -> None:
         try:
-            return subprocess.Popen([sys.executable, '-m', 'rl_f1_driver.cli', *args],
-                                    stdout=out, stderr=subprocess.STDOUT,
-                                    env=dict(os.environ, TMPDIR=str(self.tmp)),
-                                    start_new_session=True, preexec_fn=_die_with_parent)
+            with open(self.log_file, 'a', encoding='utf-8') as out:
+                out.write(text + '\n')
+        except OSError:
+            print(text, flush=True)
+
+    def run(self) -> dict:
+        from ...env import env_from_config
+        from .actor import run_actor
+        from .service import Replay
+        replay = Replay.find(self.replay_name, self.address,
+                             self.cfg.distributed.server_timeout)
+        env = env_from_config(self.cfg, seed_offset=self.index)
+        try:
+            return run_actor(self.cfg, replay, self.index, env, self.stop_event, log=self._log)
         finally:
-            out.close()
+            env.close()
 
-    def start_server(self, port: int, timeout: float = 120.0) -> str:
-        port_file = self.logs / 'replay.port'
-        port_file.unlink(missing_ok=True)
-        self.server = self._spawn(['replay-server', '--config', str(self.cfg_file),
-                                   '--port', str(port), '--port-file', str(port_file)],
-                                  'replay-server.log')
-        t0 = time.perf_counter()
-        while not port_file.is_file():
-            if self.server.poll() is not None:
-                tail = (self.logs / 'replay-server.log').read_text(errors='replace')
-                raise UserError('the replay server did not start: '
-                                + (tail.strip().splitlines() or ['no output'])[-1])
-            if time.perf_counter() - t0 > timeout:
-                raise UserError(f'the replay server did not start within {timeout:.0f} s '
-                                f'(see {self.logs / "replay-server.log"})')
-            self.stopping.wait(0.2)  # bounded poll for the port file
-        return f'localhost:{int(port_file.read_text().strip())}'
+    def stop(self) -> None:
+        self.stop_event.set()
 
-    def start_actor(self, i: int, address: str) -> None:
-        with self.lock:
-            if self.stopping.is_set():
-                return
-            self.actors[i] = self._spawn(['actor', '--config', str(self.cfg_file), '--replay',
-                                          address, '--id', str(i)], f'actor-{i}.log')
+    def pid(self) -> int:
+        return os.getpid()
 
-    def any_actor_alive(self) -> bool:
-        """False once every actor has ended and none will be restarted."""
-        with self.lock:
-            return any(p.poll() is None or (p.returncode != 0
-                                            and self.restarts.get(i, 0) < self.max_restarts)
-                       for i, p in self.actors.items())
 
-    def watch(self, address: str) -> None:
-        """Restart actors that fail (a thread): the learner goes on with the others. One
-        that ended by itself (exit 0: the learner has finished) is not restarted."""
-        def loop() -> None:
-            while not self.stopping.wait(1.0):
-                for i, proc in list(self.actors.items()):
-                    code = proc.poll()
-                    if code is None or code == 0 or self.stopping.is_set():
-                        continue
-                    n = self.restarts.get(i, 0)
-                    if n >= self.max_restarts:
-                        continue
-                    self.restarts[i] = n + 1
-                    self.log(f'actor {i} ended (exit code {code}); restarting it '
-                             f'({n + 1}/{self.max_restarts}, log '
-                             f'{self.logs / f"actor-{i}.log"})')
-                    self.start_actor(i, address)
-        threading.Thread(target=loop, name='actor-watch', daemon=True).start()
+class _Fleet:
+    """The N actors of one run and their `run` calls."""
 
-    def kill(self) -> None:
-        """At once (the learner is about to exit without its usual clean-up)."""
-        self.stopping.set()
-        for proc in [*self.actors.values(), self.server]:
-            if proc is not None and proc.poll() is None:
-                proc.kill()
+    def __init__(self, cfg: Config, replay, actors: int, logs: Path, log: Log):
+        import ray
+        remote = ray.remote(EnvActor)
+        self.handles, self.runs = [], []
+        for i in range(actors):
+            handle = remote.options(
+                name=f'{replay.name}-actor-{i}', namespace='rl_f1_driver',
+                max_concurrency=2,          # run, and stop meanwhile
+                max_restarts=MAX_RESTARTS, max_task_retries=-1,   # run again after a restart
+                num_cpus=cfg.distributed.actor_cpus,
+            ).remote(cfg, replay.name, replay.address, i, str(logs / f'actor-{i}.log'))
+            self.handles.append(handle)
+            self.runs.append(handle.run.remote())
+        log(f'{actors} actor(s) on Ray; their logs: {logs}/actor-*.log')
+
+    def alive(self) -> bool:
+        """False once every actor's run has ended for good (finished, or failed after its
+        restarts)."""
+        import ray
+        done, _ = ray.wait(self.runs, num_returns=len(self.runs), timeout=0)
+        return len(done) < len(self.runs)
 
     def stop(self, grace: float = 20.0) -> None:
-        """Actors first (SIGTERM: they stop at their next step, or within a second when the
-        rate limiter holds them), then the server; SIGKILL what is left after `grace`."""
-        with self.lock:
-            self.stopping.set()
-            actors = [p for p in self.actors.values() if p.poll() is None]
-        for proc in actors:
-            proc.send_signal(signal.SIGTERM)
-        deadline = time.perf_counter() + grace
-        try:
-            for proc in actors:
-                proc.wait(timeout=max(0.1, min(5.0, deadline - time.perf_counter())))
-        except subprocess.TimeoutExpired:
-            pass  # one is blocked in Reverb (ending an episode): stopping the server frees it
-        if self.server is not None:
-            if self.server.poll() is None:
-                self.server.send_signal(signal.SIGTERM)
-            _wait_or_kill(self.server, deadline)
-        for proc in actors:
-            _wait_or_kill(proc, deadline)
-
-
-def _die_with_parent() -> None:
-    """In a child, before exec: SIGTERM it when the launching process dies (Linux), so a
-    learner killed without its clean-up (SIGKILL, out of memory) leaves no server or actors
-    behind."""
-    set_parent_death_signal(signal.SIGTERM)
-
-
-def _wait_or_kill(proc: subprocess.Popen, deadline: float) -> None:
-    try:
-        proc.wait(timeout=max(0.1, deadline - time.perf_counter()))
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+        """Tell them to stop (they also see the learner's stop with their next pull), give
+        them `grace` s to send their last data and statistics, then end their processes."""
+        import ray
+        done, running = ray.wait(self.runs, num_returns=len(self.runs), timeout=0)
+        for handle, run in zip(self.handles, self.runs):
+            if run in running:
+                handle.stop.options(max_task_retries=0).remote()
+        if running:
+            ray.wait(running, num_returns=len(running), timeout=grace)
+        # Their processes end with the Ray session (a local one), or here (a cluster's).
+        for handle in self.handles:
+            ray.kill(handle, no_restart=True)
 
 
 def train_with_actors(cfg: Config, out_dir: Path, actors: int, *, resume: bool = False,
                       allow_config_change: bool = False, log: Log = print,
-                      monitor=None) -> dict:
-    """`rl-f1 train --actors N`: replay server, N actor processes and the learner here."""
+                      monitor=None, ray_address: Optional[str] = None) -> dict:
+    """`rl-f1 train --actors N`: the learner here, the replay service and N actors on Ray."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    children = _Children(out_dir, out_dir / 'distributed' / 'config.yaml', log)
-    save_config(cfg, children.cfg_file)
-    log(f'starting a replay server and {actors} actor process(es); their logs: '
-        f'{children.logs}')
+    logs = out_dir / 'distributed'
+    logs.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, logs / 'config.yaml')
+    # The actors' temporary folder (TensorFlow's autograph files, anything a library makes
+    # with tempfile) lives in the run, not in /tmp: removed when they have stopped, and at
+    # the next start when the learner itself was killed before that.
+    tmp = logs / 'tmp'
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    for old in logs.glob('actor-*.log'):
+        old.unlink()
+    local_cpus = max(os.cpu_count() or 1, math.ceil(actors * cfg.distributed.actor_cpus))
+    cluster = RayCluster(ray_address, out_dir, num_cpus=None if ray_address else local_cpus,
+                         dashboard=cfg.distributed.dashboard, log=log,
+                         worker_env={'TMPDIR': str(tmp.resolve()), 'TF_CPP_MIN_LOG_LEVEL': '2',
+                                     'PYTHONUNBUFFERED': '1'})
+    t0 = time.perf_counter()
     try:
-        address = children.start_server(cfg.distributed.port)
-        for i in range(actors):
-            children.start_actor(i, address)
-        children.watch(address)
-        report = run_learner(cfg, out_dir, address, resume=resume,
-                             allow_config_change=allow_config_change, log=log,
-                             monitor=monitor, on_server_lost=children.kill,
-                             actors_alive=children.any_actor_alive,
-                             resume_hint='rl-f1 train --actors N --resume')
+        with cluster:
+            log(f'Ray: {"local, on loopback" if cluster.local else "cluster"} at '
+                f'{cluster.address} ({time.perf_counter() - t0:.1f} s); session folder '
+                f'{cluster.folder or "on the cluster"}')
+            name = f'replay-{os.getpid()}-{int(time.time())}'
+            replay = start_service(cluster, name, **service_settings(cfg, spec_agent(cfg)[0]),
+                                   description=f'rl-f1 train --actors {actors} ({out_dir})')
+            fleet = _Fleet(cfg, replay, actors, logs, log)
+            try:
+                report = run_learner(cfg, out_dir, replay, resume=resume,
+                                     allow_config_change=allow_config_change, log=log,
+                                     monitor=monitor, actors_alive=fleet.alive,
+                                     stop_actors_on_interrupt=True,
+                                     resume_hint='rl-f1 train --actors N --resume')
+            finally:
+                fleet.stop()
     finally:
-        try:
-            children.stop()
-        except BaseException:   # another Ctrl-C while stopping: no process may outlive us
-            children.kill()
-            raise
-        finally:
-            shutil.rmtree(children.tmp, ignore_errors=True)
-    report['distributed']['actor_processes'] = actors
-    report['distributed']['actor_restarts'] = dict(children.restarts)
+        shutil.rmtree(tmp, ignore_errors=True)
+    dist = report['distributed']
+    dist['actor_processes'] = actors
+    dist['actor_restarts'] = {a: v['incarnations'] - 1 for a, v in dist['actors'].items()
+                              if v['incarnations'] > 1}
+    dist['ray'] = 'local' if cluster.local else cluster.address
     from ..run_dir import write_json
     write_json(out_dir / 'report.json', report)
     return report

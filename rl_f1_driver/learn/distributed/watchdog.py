@@ -1,8 +1,7 @@
-"""Is the replay server there? One check, its error, and a watchdog thread that ends a process
-(actor or learner) whose server stopped answering."""
+"""Is the replay service there? Its error, and a watchdog thread that ends a process (actor or
+learner) whose replay service stopped answering."""
 from __future__ import annotations
 
-import math
 import os
 import sys
 import threading
@@ -15,34 +14,21 @@ EXIT_SERVER_LOST = 3
 
 
 class ReplayServerLost(UserError):
-    """The replay server stopped answering."""
-
-
-def check_server(address: str, timeout: float):
-    """The server's table info, or ReplayServerLost after `timeout` seconds."""
-    import reverb
-    try:
-        return reverb.Client(address).server_info(timeout=max(1, math.ceil(timeout)))
-    except Exception as exc:  # noqa: BLE001 - gRPC raises several types
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-        raise ReplayServerLost(
-            f'replay server {address} did not answer within {timeout:g} s ({first}); '
-            'is `rl-f1 replay-server` running there, and the port open?') from None
+    """The replay service stopped answering, or is gone."""
 
 
 class ServerWatchdog:
-    """Ends this process when the replay server stops answering.
+    """Ends this process when the replay service stops answering.
 
-    Reverb blocks without a timeout in places we cannot reach (a writer ending an episode, a
-    dataset waiting for a sample), so a lost server would hang actors and learner forever. A
-    thread asks the server for its tables every second; after `timeout` seconds without an
-    answer it runs the `on_lost` callbacks (stop child processes), prints the error and exits
-    the process with EXIT_SERVER_LOST.
+    The calls of actors and learner are bounded, but TensorFlow or a simulator may hold a
+    process elsewhere (a tf.function that samples, a ROS wait): a thread asks the service
+    for its info every second; when it does not answer within its timeout, or is gone, the
+    thread runs the `on_lost` callbacks, prints the error and exits the process with
+    EXIT_SERVER_LOST.
     """
 
-    def __init__(self, address: str, timeout: float, what: str,
-                 stopping: Optional[threading.Event] = None):
-        self.address, self.timeout, self.what = address, timeout, what
+    def __init__(self, replay, what: str, stopping: Optional[threading.Event] = None):
+        self.replay, self.what = replay, what
         self.stopping = stopping  # set: the process was told to stop; a lost server is no error
         self.on_lost: list = []
         self._stop = threading.Event()
@@ -58,7 +44,7 @@ class ServerWatchdog:
     def _run(self) -> None:
         while not self._stop.wait(1.0):
             try:
-                check_server(self.address, self.timeout)
+                self.replay.info()
             except ReplayServerLost as exc:
                 if self._stop.is_set():
                     return
