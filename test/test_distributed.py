@@ -252,6 +252,36 @@ def test_killed_actor_comes_back_and_ctrl_c_ends_it_all(tmp_path, procs):
     _ran_and_left_nothing(out)
 
 
+def test_a_killed_train_with_actors_leaves_nothing_and_resumes(tmp_path, procs):
+    """`rl-f1 train --actors 1` SIGKILLed (no clean-up at all): Ray's processes, the replay and
+    the actor go with it, its Ray link is removed; `--resume` goes on from the checkpoint."""
+    out = tmp_path / 'run'
+    args = ['train', *QUICK, '--actors', '1', '--out', str(out),
+            '--set', 'train.stop_on_lap=false', '--set', 'train.checkpoint_interval=1000',
+            '--set', 'train.log_interval=500']
+    first = procs('first', *args)
+    assert wait_for(lambda: (out / 'checkpoints' / 'checkpoint').is_file()
+                    or first.p.poll() is not None, 300, period=0.5), first.text()[-2000:]
+    family = _descendants(first.p.pid)
+    assert len(family) >= 4, family
+    os.kill(first.p.pid, signal.SIGKILL)     # the learner alone, not its process group
+    first.p.wait(timeout=30)
+    assert wait_for(lambda: not [pid for pid in family if Path(f'/proc/{pid}').exists()],
+                    60, period=0.2), [Path(f'/proc/{pid}/cmdline').read_bytes()[:80]
+                                      for pid in family if Path(f'/proc/{pid}').exists()]
+    assert wait_for(lambda: not _ray_link(out).is_symlink(), 30, period=0.2)
+    resumed = procs('resumed', *args, '--resume')
+    resumed.wait_says(r'resumed from .* at env step [1-9]', 300)
+    at = int(re.search(r'at env step ([\d,]+)', resumed.text()).group(1).replace(',', ''))
+    assert wait_for(lambda: _env_steps(resumed) > at + 500, 240, period=0.5), \
+        resumed.text()[-2000:]
+    os.kill(resumed.p.pid, signal.SIGINT)
+    assert wait_for(lambda: resumed.p.poll() is not None, 180, period=0.2), \
+        resumed.text()[-2000:]
+    assert resumed.p.returncode == 130, resumed.text()[-2000:]
+    _ran_and_left_nothing(out)
+
+
 @pytest.fixture
 def ray_head(tmp_path, procs):
     """A Ray head on loopback (`ray start --head --block`), its session folder in tmp_path;

@@ -7,8 +7,8 @@ progress, TensorBoard, signals, export and report. Where the experience comes fr
   `common.function`: a tf-agents driver steps a batch of environments and the agent trains on
   replay samples, many iterations per Python call. A plain Python loop of collect_step +
   agent.train is about 7x slower on this kind of machine.
-- `distributed.learner.ReverbSource` (`rl-f1 learner`, `rl-f1 train --actors N`): actor
-  processes fill a Reverb replay server and the learner samples it.
+- `distributed.learner.RaySource` (`rl-f1 learner`, `rl-f1 train --actors N`): actors
+  fill the replay service on Ray and the learner samples it.
 """
 from __future__ import annotations
 

@@ -43,6 +43,20 @@ def auth_environment(environ: Optional[dict] = None) -> dict:
     return {'RAY_AUTH_MODE': 'token'}
 
 
+def ensure_token() -> None:
+    """A token at Ray's default path (~/.ray/auth_token) unless the environment names one:
+    `ray start --head` needs one made beforehand (ray.init makes its own)."""
+    if os.environ.get('RAY_AUTH_TOKEN') or os.environ.get('RAY_AUTH_TOKEN_PATH'):
+        return
+    path = Path.home() / '.ray' / 'auth_token'
+    if not path.is_file() or not path.read_text().strip():
+        import secrets
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, 'w') as out:
+            out.write(secrets.token_hex(32))
+
+
 def ray_environment(local: bool) -> dict:
     """Variables for this process and the Ray processes it starts (a local Ray, or a cluster
     on loopback) or for the `ray start` commands of a cluster on this machine alone (tests,
@@ -98,6 +112,7 @@ class RayCluster:
         self.local = not address
         self.folder: Optional[Path] = None
         self._link: Optional[Path] = None
+        self._reaper = None
 
     def __enter__(self) -> 'RayCluster':
         loopback = self.local or is_loopback(self.requested)
@@ -115,6 +130,7 @@ class RayCluster:
                 self.folder = base / 'distributed' / 'ray'
                 self.folder.mkdir(parents=True, exist_ok=True)
                 self._link = short_link(self.folder)
+                self._start_reaper()
                 ray.init(_temp_dir=str(self._link), num_cpus=self.num_cpus, **kwargs)
             else:
                 kwargs.pop('include_dashboard')
@@ -122,6 +138,7 @@ class RayCluster:
         except UserError:
             raise
         except Exception as exc:  # noqa: BLE001 - Ray raises many types here
+            self._stop_reaper()
             self._unlink()
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             where = (f'the Ray cluster at {self.requested}' if self.requested
@@ -141,12 +158,43 @@ class RayCluster:
         try:
             ray.shutdown()
         finally:
+            self._stop_reaper()
             self._unlink()
             if self.folder is not None:
                 # Sockets and the session link are no use once Ray is gone; logs stay.
                 for session in self.folder.glob('session_*'):
                     shutil.rmtree(session / 'sockets', ignore_errors=True)
                 (self.folder / 'session_latest').unlink(missing_ok=True)
+
+    def _start_reaper(self) -> None:
+        """The reaper (ray_reaper) of the processes of the Ray started here: it ends them
+        when this process ends, whatever the way."""
+        import secrets
+        import subprocess
+        import sys
+
+        from .ray_reaper import MARK_VARIABLE
+        mark = secrets.token_hex(8)
+        env = {k: v for k, v in os.environ.items() if k != MARK_VARIABLE}
+        self._reaper = subprocess.Popen(
+            [sys.executable, '-m', 'rl_f1_driver.learn.distributed.ray_reaper', mark,
+             str(self._link), str(os.getpid())],
+            stdin=subprocess.PIPE, env=env, start_new_session=True)
+        os.environ[MARK_VARIABLE] = mark   # inherited by every Ray process started from here
+
+    def _stop_reaper(self) -> None:
+        import subprocess
+
+        from .ray_reaper import MARK_VARIABLE
+        if self._reaper is None:
+            return
+        self._reaper.stdin.close()   # it ends Ray's stragglers, if any, and exits
+        try:
+            self._reaper.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._reaper.kill()
+        self._reaper = None
+        os.environ.pop(MARK_VARIABLE, None)
 
     def _unlink(self) -> None:
         if self._link is not None:
@@ -163,21 +211,29 @@ def free_port() -> int:
 
 
 def node_command(folder: Path, *, head_port: int = 0, head_address: str = '',
-                 num_cpus: Optional[float] = None) -> tuple:
-    """(argv, env) of `ray start --block` for a Ray node on this machine, on loopback: the
-    head (head_port) or a further node joining `head_address`. What the docs show as plain
-    `ray start` lines, for the tests and benchmarks of a cluster on one machine; its session
-    folder in `folder` (through a short link: see short_link). Stop it with SIGTERM."""
+                 num_cpus: Optional[float] = None, loopback: bool = True) -> tuple:
+    """(argv, env) of `ray start --block` for a Ray node on this machine: the head
+    (head_port) or a further node joining `head_address`. What the docs show as plain
+    `ray start` lines, for the tests and benchmarks of a cluster on one machine; the head's
+    session folder in `folder` (through a short link: see short_link). Stop it with SIGTERM.
+    loopback: one node, on 127.0.0.1 only; False: Ray's cluster mode (several nodes, on the
+    machine's address), which Ray allows only so."""
     import sys
     folder.mkdir(parents=True, exist_ok=True)
     argv = [sys.executable, '-m', 'ray.scripts.scripts', 'start', '--block',
-            '--node-ip-address', '127.0.0.1', '--disable-usage-stats']
+            '--disable-usage-stats']
+    if loopback:
+        argv += ['--node-ip-address', '127.0.0.1']
     if head_address:
         argv += ['--address', head_address]
     else:
+        ensure_token()
         argv += ['--head', '--port', str(head_port or free_port()), '--include-dashboard',
                  'false', '--ray-client-server-port', str(free_port()),
                  '--temp-dir', str(short_link(folder))]
     if num_cpus is not None:
         argv += ['--num-cpus', str(num_cpus)]
-    return argv, dict(os.environ, **ray_environment(True))
+    env = dict(os.environ, **ray_environment(loopback))
+    if not loopback:
+        env.pop('RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER', None)
+    return argv, env
