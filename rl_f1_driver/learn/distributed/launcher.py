@@ -129,6 +129,7 @@ def train_with_actors(cfg: Config, out_dir: Path, actors: int, *, resume: bool =
                 f'{cluster.folder or "on the cluster"}')
             name = f'replay-{os.getpid()}-{int(time.time())}'
             replay = start_service(cluster, name, **service_settings(cfg, spec_agent(cfg)[0]),
+                                   timeout=cfg.distributed.server_timeout,
                                    description=f'rl-f1 train --actors {actors} ({out_dir})')
             fleet = _Fleet(cfg, replay, actors, logs, log)
             try:

@@ -24,6 +24,7 @@ def serve(cfg: Config, stop_event: threading.Event, *, name: str = 'replay',
     with RayCluster(ray_address, folder, log=log, dashboard=cfg.distributed.dashboard) \
             as cluster:
         replay = start_service(cluster, name, **settings,
+                               timeout=cfg.distributed.server_timeout,
                                description=f'rl-f1 replay-server ({cfg.track})')
         log(f'replay {name!r} on the Ray cluster at {cluster.address} (capacity '
             f'{cfg.train.replay_capacity:,}, {cfg.distributed.samples_per_insert:g} samples '

@@ -101,9 +101,11 @@ class ReplayService:
 
 def start_service(cluster, name: str, leaves: Sequence[LeafSpec], *, capacity: int,
                   length: int, samples_per_insert: float, min_size: int,
-                  error_buffer: float, seed: int, description: str = '') -> 'Replay':
+                  error_buffer: float, seed: int, timeout: float,
+                  description: str = '') -> 'Replay':
     """Create the named replay actor on this process's node (the learner samples it: the
-    data stays on this machine) and return its handle. It lives as long as this process."""
+    data stays on this machine) and return its handle, whose calls wait at most `timeout`
+    s. It lives as long as this process."""
     import ray
     from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
     remote = ray.remote(ReplayService)
@@ -121,8 +123,8 @@ def start_service(cluster, name: str, leaves: Sequence[LeafSpec], *, capacity: i
             ray.get_runtime_context().get_node_id(), soft=False),
     ).remote(list(leaves), capacity, length, samples_per_insert, min_size, error_buffer, seed,
              description)
-    replay = Replay(actor, name, cluster.address, timeout=120.0)
-    replay.info()   # the actor is up (its first call waits for its process to start)
+    replay = Replay(actor, name, cluster.address, timeout=timeout)
+    replay.info(timeout=120.0)   # the actor is up (the first call waits for its process)
     return replay
 
 
