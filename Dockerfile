@@ -1,5 +1,5 @@
 # rl_f1_driver on ROS 2 Humble (Ubuntu 22.04, Python 3.10) with Gazebo Classic 11 and the
-# pinned Python stack.
+# pinned Python stack (constraints.txt: TensorFlow 2.21, tf-keras, tf-agents 0.19, numpy 1.26.4).
 #
 # Build:
 #   docker build -t rl_f1_driver .
@@ -51,7 +51,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
 # netifaces, colcon) from /usr/lib/python3/dist-packages, which only a venv made with
 # --system-site-packages sees; pip never touches the apt packages. The venv's own packages win
 # over the apt ones: numpy 1.26.4 (Humble's cv_bridge is built against numpy 1.x and breaks
-# with numpy 2) and Ubuntu's setuptools 59.6, which requirements.txt allows (<81) and colcon
+# with numpy 2) and Ubuntu's setuptools 59.6, which constraints.txt allows (<81) and colcon
 # on Humble drives setup.py with.
 # colcon builds an ament_python package with the Python that runs it and writes that
 # interpreter into the node scripts: /opt/venv/bin/colcon, first on PATH, runs the apt colcon
@@ -67,15 +67,23 @@ RUN python3 -m venv --system-site-packages /opt/venv \
     && command -v colcon | grep -qx /opt/venv/bin/colcon
 
 WORKDIR /ws/src/rl_f1_driver
-COPY requirements.txt requirements-test.txt ./
-# requirements-test.txt is small (pytest, mcap-ros2-support, websockets, catkin_pkg,
-# flake8): the image can run the test suite too. GPU=true swaps tensorflow-cpu for
-# TensorFlow with its CUDA libraries.
-RUN cp requirements.txt /tmp/requirements.txt \
+COPY constraints.txt requirements.txt requirements-nodeps.txt requirements-test.txt ./
+# As the Makefile installs it: every version from constraints.txt; then tf-keras and tf-agents
+# with --no-deps (requirements-nodeps.txt: tf-keras declares the full tensorflow package,
+# tf-agents pygame, an older tensorflow-probability and typing-extensions). TensorFlow >= 2.16
+# needs TF_USE_LEGACY_KERAS=1 for tf-agents' Keras 2: rl_f1_driver sets it on import where
+# tf-keras is installed. requirements-test.txt is small (pytest, mcap-ros2-support,
+# websockets, catkin_pkg, flake8): the image can run the test suite too. GPU=true swaps
+# tensorflow-cpu for TensorFlow with its CUDA libraries, at the same version.
+RUN cp requirements.txt /tmp/requirements.txt && cp constraints.txt /tmp/constraints.txt \
     && if [ "$GPU" = "true" ]; then \
-         sed -i 's/^tensorflow-cpu==/tensorflow[and-cuda]==/' /tmp/requirements.txt; \
+         sed -i 's/^tensorflow-cpu$/tensorflow[and-cuda]/' /tmp/requirements.txt \
+         && sed -i 's/^tensorflow-cpu==/tensorflow==/' /tmp/constraints.txt \
+         && grep -qx 'tensorflow\[and-cuda\]' /tmp/requirements.txt; \
        fi \
-    && python3 -m pip install -r /tmp/requirements.txt -r requirements-test.txt \
+    && python3 -m pip install -c /tmp/constraints.txt -r /tmp/requirements.txt \
+        -r requirements-test.txt \
+    && python3 -m pip install --no-deps -c /tmp/constraints.txt -r requirements-nodeps.txt \
     && python3 -c "import numpy, sys; sys.exit(0 if numpy.__version__.startswith('1.') \
                    else 'numpy ' + numpy.__version__ + ' breaks cv_bridge on Humble')"
 
@@ -86,7 +94,8 @@ RUN source /opt/ros/humble/setup.bash \
     && head -n 1 install/rl_f1_driver/lib/rl_f1_driver/train_node | grep -q '^#!/opt/venv/bin/python' \
     && source install/setup.bash \
     && python3 -c "import rclpy, launch, launch_ros, cv_bridge, tf2_msgs.msg, gazebo_msgs.srv; \
-                   import tensorflow, tf_agents, rl_f1_driver.ros.gazebo_link"
+                   import rl_f1_driver, tensorflow, tf_agents, tf_agents.environments; \
+                   import rl_f1_driver.ros.gazebo_link"
 
 # Sources ROS 2, Gazebo and the workspace (rl-f1 and the node scripts on PATH); without a
 # DISPLAY starts Xvfb on :99 (RL_F1_XVFB=0: don't). exec: the command gets docker's signals

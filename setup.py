@@ -1,6 +1,7 @@
 """ament_python package that also installs with plain pip (no ROS) into a virtual env.
 
-Python dependencies are pinned in requirements.txt (one place); the Makefile installs them.
+Python dependencies: requirements*.txt name them, constraints.txt pins every version (one
+place); the Makefile installs them.
 colcon builds get ROS dependencies from package.xml and the Python stack from pip (Dockerfile).
 """
 from glob import glob

@@ -24,8 +24,11 @@ for tool in cmake c++ cc; do
 done
 
 echo "ros_wheels: pip install -r requirements-ros.txt (ROS 2 wheels) into $venv"
-# requirements.txt as constraints: the wheels ask for an unpinned numpy; ours stays.
-if ! "$py" -m pip install -q -r requirements-ros.txt -c requirements.txt -c requirements-test.txt >"$work/pip.log" 2>&1; then
+# Versions from the venv's constraints (the Makefile writes them: constraints.txt with the
+# venv's numpy), else constraints.txt: the wheels ask for an unpinned numpy; the venv's stays.
+constraints=$venv/constraints.txt
+[ -f "$constraints" ] || constraints=constraints.txt
+if ! "$py" -m pip install -q -r requirements-ros.txt -c "$constraints" >"$work/pip.log" 2>&1; then
     why=$(grep -m1 -E '^ERROR' "$work/pip.log" || tail -n1 "$work/pip.log")
     fail "pip could not install the ROS 2 wheels of requirements-ros.txt: $why (log: $work/pip.log)"
 fi

@@ -363,7 +363,10 @@ def test_export_refuses_a_preprocessing_it_cannot_read(tmp_path):
     from tf_agents.specs import tensor_spec
 
     from rl_f1_driver.learn.export import write_numpy_network
-    obs_spec = tensor_spec.BoundedTensorSpec((6, 8, 2), tf.uint8, 0, 255)
+    # Bounds as (1,) arrays, as the environment's image spec has them: a scalar uint8 maximum
+    # of 255 + 1 wraps to 0 under numpy 2 when tf-agents samples the spec.
+    obs_spec = tensor_spec.BoundedTensorSpec((6, 8, 2), tf.uint8, np.zeros(1, np.uint8),
+                                             np.full(1, 255, np.uint8))
     act_spec = tensor_spec.BoundedTensorSpec((), tf.int32, 0, 2)
 
     def network(function):

@@ -1,5 +1,6 @@
 """The ROS package metadata, checked without ROS: package.xml, setup.py, rviz config, lint."""
 import ast
+import importlib.metadata
 import importlib.util
 import re
 import sys
@@ -18,12 +19,52 @@ ROSDEP = {'numpy': 'python3-numpy', 'cv2': 'python3-opencv', 'yaml': 'python3-ya
           # gazebo_ros installs its launch helpers (GazeboRosPaths) as the Python package
           # `scripts`; launch_common reads Gazebo's model and plugin paths from it.
           'scripts': 'gazebo_ros'}
-# ROS Python packages: never installable from pip. Any other import that does not resolve in
-# this (ROS-free) environment is taken to be a ROS package too.
+# ROS Python packages: never installable from pip (PyPI's ROS 2 wheels install some of them
+# into the venv, so an import that resolves is not enough to call it a pip package). Any other
+# import that is neither a pip requirement nor resolves here is taken to be a ROS package too.
 ROS = {'rclpy', 'launch', 'launch_ros', 'launch_testing', 'launch_testing_ros', 'sensor_msgs',
        'geometry_msgs', 'nav_msgs', 'std_msgs', 'std_srvs', 'gazebo_msgs', 'cv_bridge',
        'tf2_msgs', 'rosgraph_msgs', 'builtin_interfaces', 'ament_index_python',
        'visualization_msgs', 'rcl_interfaces'}
+# The requirement files that name the pip packages (no rosdep keys: pip installs them, never
+# rosdep). requirements-ros.txt is not one: its wheels are ROS packages.
+PIP_REQUIREMENTS = ('requirements.txt', 'requirements-nodeps.txt', 'requirements-test.txt')
+# Imports of pip packages the requirement files do not name (none today: dm-reverb left the
+# stack for Ray, and nothing imports it any more).
+PIP_IMPORTS_BEYOND_REQUIREMENTS: dict = {}
+
+
+def _requirement_names(path):
+    """The distribution names a requirements file lists (comments, options, versions and
+    environment markers stripped)."""
+    names = []
+    for line in path.read_text(encoding='utf-8').splitlines():
+        line = line.split('#', 1)[0].strip()
+        if not line or line.startswith('-'):
+            continue
+        names.append(re.match(r'[A-Za-z0-9][A-Za-z0-9._-]*', line).group(0))
+    return names
+
+
+def _normalise(name):
+    return re.sub(r'[-_.]+', '-', name).lower()
+
+
+def pip_import_names(root=ROOT):
+    """import name -> pip distribution, for every distribution the requirement files name.
+
+    An installed distribution gives its real top-level modules (opencv-python-headless: cv2,
+    PyYAML: yaml); one not installed here is taken to provide its own name (ray: ray)."""
+    wanted = {_normalise(n): n for f in PIP_REQUIREMENTS for n in _requirement_names(root / f)}
+    names = {}
+    for module, dists in importlib.metadata.packages_distributions().items():
+        for dist in dists:
+            if _normalise(dist) in wanted:
+                names[module] = wanted[_normalise(dist)]
+    for dist in wanted.values():
+        names.setdefault(re.sub(r'[-.]', '_', dist).lower(), dist)
+    names.update(PIP_IMPORTS_BEYOND_REQUIREMENTS)
+    return names
 
 
 @pytest.fixture(scope='module')
@@ -64,19 +105,52 @@ def test_manifest_basics(manifest):
     assert (ROOT / 'resource' / PACKAGE).is_file()
 
 
+def ros_dependency(name, pip_names):
+    """The package.xml dependency an import needs, or None for a pip package without a rosdep
+    key (requirements*.txt)."""
+    if name in ROSDEP:
+        return ROSDEP[name]
+    if name in ROS:
+        return name
+    if name in pip_names:
+        return None
+    return name if importlib.util.find_spec(name) is None else None
+
+
+def test_pip_packages_are_never_taken_for_ros_packages():
+    pip_names = pip_import_names()
+X
+    # pip packages with a rosdep key: package.xml names the key.
+    assert ros_dependency('numpy', pip_names) == 'python3-numpy'
+    assert ros_dependency('cv2', pip_names) == 'python3-opencv'
+    # ROS packages stay ROS packages, also where PyPI's ROS 2 wheels made them importable.
+    for name in ('rclpy', 'sensor_msgs', 'launch_ros', 'tf2_msgs'):
+        assert ros_dependency(name, pip_names) == name
+    assert ros_dependency('not_a_pip_package_here', pip_names) == 'not_a_pip_package_here'
+
+
+def test_pip_import_names_follow_the_requirement_files(tmp_path):
+    for name in PIP_REQUIREMENTS:
+        (tmp_path / name).write_text('')
+    (tmp_path / 'requirements.txt').write_text(
+        '# a comment\nSome.Package[extra] >= 1 ; python_version < "3.13"  # why\n'
+        '-c constraints.txt\nopencv-python-headless\n')
+    names = pip_import_names(tmp_path)
+    assert names['some_package'] == 'Some.Package'
+    if importlib.util.find_spec('cv2') is not None:
+        assert names['cv2'] == 'opencv-python-headless'
+    assert 'ray' not in names and 'tensorflow' not in names
+
+
 def test_every_ros_package_imported_is_a_dependency(manifest):
     deps = _runtime_deps(manifest)
     stdlib = set(sys.stdlib_module_names)
+    pip_names = pip_import_names()
     missing = {}
     for path in _code_files():
         for name in _imports(path) - stdlib - {PACKAGE, '__future__'}:
-            if name in ROSDEP:
-                dep = ROSDEP[name]
-            elif name in ROS or importlib.util.find_spec(name) is None:
-                dep = name
-            else:
-                continue   # a pip package without a rosdep key (requirements.txt)
-            if dep not in deps:
+            dep = ros_dependency(name, pip_names)
+            if dep is not None and dep not in deps:
                 missing.setdefault(dep, []).append(str(path.relative_to(ROOT)))
     assert missing == {}, f'add <exec_depend> for these to package.xml: {missing}'
 

@@ -1,6 +1,5 @@
 """rl_f1_driver.quiet: TensorFlow entries without library chatter, and the Keras 2 that
 tf-agents needs (tf-keras and TF_USE_LEGACY_KERAS from TensorFlow 2.16 on)."""
-import importlib.util
 import os
 import subprocess
 import sys
@@ -76,8 +75,6 @@ def test_tf_keras_is_looked_up_not_imported(tmp_path, monkeypatch):
 ])
 def test_importing_the_package_asks_for_legacy_keras_where_tf_keras_is(tmp_path, tf_keras,
                                                                        given, expected):
-    if not tf_keras and importlib.util.find_spec('tf_keras') is not None:
-        pytest.skip('tf-keras is installed here: cannot run without it')
     if tf_keras:
         (tmp_path / 'tf_keras').mkdir()
         (tmp_path / 'tf_keras' / '__init__.py').write_text('')
@@ -85,7 +82,14 @@ def test_importing_the_package_asks_for_legacy_keras_where_tf_keras_is(tmp_path,
     env['PYTHONPATH'] = os.pathsep.join([str(tmp_path), str(ROOT)])
     if given is not None:
         env['TF_USE_LEGACY_KERAS'] = given
-    code = ('import os, sys; import rl_f1_driver; '
+    # Without tf-keras: a finder ahead of the others hides the installed one (the stack
+    # installs it), as if it were not there.
+    hide = ('' if tf_keras else
+            'class NoTfKeras:\n'
+            '    def find_spec(self, name, path=None, target=None):\n'
+            '        if name == "tf_keras": raise ModuleNotFoundError(name)\n'
+            'sys.meta_path.insert(0, NoTfKeras())\n')
+    code = ('import os, sys\n' + hide + 'import rl_f1_driver\n'
             "print(os.environ.get('TF_USE_LEGACY_KERAS'), 'tensorflow' in sys.modules)")
     out = subprocess.run([sys.executable, '-c', code], cwd=ROOT, env=env, capture_output=True,
                          text=True, timeout=60)

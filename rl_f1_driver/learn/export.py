@@ -21,6 +21,7 @@ from ..config import Config, to_dict
 from ..drive.numpy_policy import (ACTIVATIONS, NPZ_NAME, NumpyQNetwork, export_digests,
                                   save_numpy_network, weight_names)
 from ..errors import UserError
+from .run_dir import stack_versions
 
 POLICY_META = 'rl_f1_driver.yaml'
 # pid rides along: its row weights must match the perception rows the policy was trained with.
@@ -45,7 +46,8 @@ def export_policy(policy, out: Path, cfg: Config, train_step) -> Path:
         shutil.rmtree(tmp)
     saver = policy_saver.PolicySaver(policy, batch_size=None, train_step=train_step)
     saver.save(str(tmp))
-    meta = {'format': 1, 'config': {k: to_dict(getattr(cfg, k)) for k in META_SECTIONS}}
+    meta = {'format': 1, 'config': {k: to_dict(getattr(cfg, k)) for k in META_SECTIONS},
+            'versions': stack_versions()}
     (tmp / POLICY_META).write_text(yaml.safe_dump(meta, sort_keys=False), encoding='utf-8')
     write_numpy_network(policy, tmp / NPZ_NAME)
     old = out.with_name(out.name + '.old')

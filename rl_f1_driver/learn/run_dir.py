@@ -5,11 +5,13 @@ mix checkpoints of different networks, so it is refused unless the user asks for
 """
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
+import platform
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import yaml
 
@@ -21,6 +23,73 @@ STATE_FILE = 'train_state.json'
 RESUMABLE_KEYS = {'train.steps', 'train.eval_interval', 'train.eval_max_steps',
                   'train.stop_on_lap', 'train.min_steps', 'train.checkpoint_interval',
                   'train.log_interval', 'train.checkpoint_replay_buffer'}
+
+
+def stack_versions() -> dict:
+    """The versions a run's checkpoints, policy and report are written with (recorded in
+    train_state.json, report.json and policy/rl_f1_driver.yaml); TensorFlow is imported."""
+    import numpy as np
+    import tensorflow as tf
+
+    def dist(name: str) -> Optional[str]:
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return None
+    return {'python': platform.python_version(), 'tensorflow': tf.__version__,
+            'tf_agents': dist('tf-agents'), 'tf_keras': dist('tf-keras'),
+            'tensorflow_probability': dist('tensorflow-probability'),
+            'numpy': np.__version__}
+
+
+def saved_model_tensorflow_version(policy_dir: Path) -> Optional[str]:
+    """The TensorFlow version that wrote a SavedModel (its saved_model.pb records it), or
+    None where there is none or it cannot be read."""
+    from google.protobuf.message import DecodeError
+    from tensorflow.core.protobuf import saved_model_pb2
+    path = Path(policy_dir) / 'saved_model.pb'
+    try:
+        model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
+    except (OSError, DecodeError):
+        return None
+    versions = [m.meta_info_def.tensorflow_version for m in model.meta_graphs]
+    return versions[0] if versions and versions[0] else None
+
+
+def checkpoint_versions(out: Path, state: dict) -> Optional[dict]:
+    """The versions a run's last checkpoint was written with: train_state.json's, which is
+    written beside every checkpoint; for a run from before they were recorded, the
+    TensorFlow version of the policy it exported (policy/saved_model.pb). None: unknown."""
+    if isinstance(state.get('versions'), dict):
+        return state['versions']
+    tf_version = saved_model_tensorflow_version(Path(out) / 'policy')
+    return {'tensorflow': tf_version} if tf_version else None
+
+
+def describe_versions(versions: dict) -> str:
+    """'TensorFlow 2.15.1 / tf-agents 0.19.0 (Python 3.11.7)', from what is known."""
+    text = f'TensorFlow {versions.get("tensorflow") or "?"}'
+    if versions.get('tf_agents'):
+        text += f' / tf-agents {versions["tf_agents"]}'
+    if versions.get('python'):
+        text += f' (Python {versions["python"]})'
+    return text
+
+
+def restore_failure(ckpt_dir: Path, error: str, written_by: Optional[dict],
+                    running: dict) -> str:
+    """The one line a run ends with when its checkpoint cannot be restored into the agent:
+    with the versions that wrote it and these, where TensorFlow or tf-agents differ."""
+    first = error.strip().splitlines()[0][:160] if error.strip() else 'no detail'
+    if written_by and any(written_by.get(k) and written_by.get(k) != running.get(k)
+                          for k in ('tensorflow', 'tf_agents')):
+        return (f'{ckpt_dir}: cannot restore this checkpoint ({first}): it was written by '
+                f'{describe_versions(written_by)}; this is {describe_versions(running)}. '
+                f'Resume it with TensorFlow {written_by["tensorflow"]} (its stack), or train '
+                'into a new --out.')
+    return (f'{ckpt_dir}: cannot restore this checkpoint into the configured agent ({first}); '
+            'the network or observation differs from the saved run. Train into a new --out '
+            'instead.')
 
 
 def write_atomic(path: Path, text: str) -> None:

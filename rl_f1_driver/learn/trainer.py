@@ -26,7 +26,8 @@ from ..env.termination import lap_step_budget
 from ..errors import ConfigError, UserError
 from ..interrupts import InterruptCounter, clear_stop_request, request_stop
 from ..track import load_circuit
-from .run_dir import STATE_FILE, prepare_run_dir, write_json
+from .run_dir import (STATE_FILE, checkpoint_versions, prepare_run_dir, restore_failure,
+                      stack_versions, write_json)
 
 EnvFactory = Callable[[Config, int], F1FollowLineEnv]
 EVAL_INDEX = -1  # env_factory(cfg, EVAL_INDEX) builds the evaluation environment
@@ -327,13 +328,12 @@ def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], Experienc
         aside = out_dir / f'checkpoints.replaced-{time.strftime("%Y%m%d-%H%M%S")}'
         ckpt_dir.rename(aside)
         log(f'starting afresh: the previous checkpoints were moved to {aside}')
+    versions = stack_versions()
     try:
         checkpointer = common.Checkpointer(ckpt_dir=str(ckpt_dir), max_to_keep=2, **ckpt_items)
     except (ValueError, tf.errors.OpError) as exc:
-        first = str(exc).strip().splitlines()[0][:160]
-        raise UserError(f'{ckpt_dir}: cannot restore this checkpoint into the configured agent '
-                        f'({first}); the network or observation differs from the saved run. '
-                        'Train into a new --out instead.') from None
+        raise UserError(restore_failure(ckpt_dir, str(exc), checkpoint_versions(out_dir, state),
+                                        versions)) from None
     if resume:
         log(f'resumed from {checkpointer.manager.latest_checkpoint} at env step '
             f'{int(env_steps.numpy()):,}, gradient step {int(global_step.numpy()):,}')
@@ -351,7 +351,7 @@ def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], Experienc
         write_json(out_dir / STATE_FILE, {
             'env_steps': int(env_steps.numpy()), 'gradient_steps': int(global_step.numpy()),
             'train_wall_s': wall(), 'first_lap': first_lap, 'evaluations': history,
-            'train_returns': train_curve, 'stopped': stopped})
+            'train_returns': train_curve, 'stopped': stopped, 'versions': versions})
 
     def run_evaluation() -> dict:
         """Greedy laps in each direction trained; the forward one is the headline figure."""
@@ -518,6 +518,7 @@ def run_training(cfg: Config, out_dir: Path, make_source: Callable[[], Experienc
         'last_eval': lap,
         'evaluations': history,
         'policy_dir': str(out_dir / 'policy'),
+        'versions': versions,
         **source.report(),
     }
     write_json(out_dir / 'report.json', report)
