@@ -119,7 +119,13 @@ def ros_dependency(name, pip_names):
 
 def test_pip_packages_are_never_taken_for_ros_packages():
     pip_names = pip_import_names()
-X
+    # Named by the requirement files, whether or not installed here.
+    for name in ('ray', 'tensorflow', 'tf_agents', 'tf_keras', 'gym', 'pytest', 'catkin_pkg'):
+        assert ros_dependency(name, pip_names) is None, name
+    assert pip_names['ray'] == 'ray'
+    # Not named anywhere and not installed: taken for a ROS package to declare, so a
+    # leftover `import reverb` (dm-reverb left the stack) would fail the exec_depend check.
+    assert ros_dependency('reverb', pip_names) == 'reverb'
     # pip packages with a rosdep key: package.xml names the key.
     assert ros_dependency('numpy', pip_names) == 'python3-numpy'
     assert ros_dependency('cv2', pip_names) == 'python3-opencv'
