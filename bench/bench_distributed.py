@@ -57,8 +57,18 @@ def run(steps: int, actors: int, spi: float, out: Path, ray_address: str = '') -
                    replay_inserts_per_s=d.get('replay_inserts_per_s'),
                    replay_samples_per_s=d.get('replay_samples_per_s'),
                    policy_lag=d['policy_lag_mean_gradient_steps'],
-                   per_actor_env_steps={k: v['env_steps'] for k, v in d['actors'].items()})
+                   per_actor_env_steps={k: v['env_steps'] for k, v in d['actors'].items()},
+                   ray_nodes_used=len(_actor_nodes(out)))
     return row
+
+
+def _actor_nodes(out: Path) -> set:
+    """The Ray nodes the actors ran on (their logs' first line)."""
+    import re
+    nodes = set()
+    for log in (out / 'distributed').glob('actor-*.log'):
+        nodes |= set(re.findall(r'on Ray node (\w+)', log.read_text(errors='replace')))
+    return nodes
 
 
 def _wait_listening(host: str, port: int, timeout: float) -> None:

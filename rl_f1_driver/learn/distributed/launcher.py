@@ -42,9 +42,15 @@ class EnvActor:
             print(text, flush=True)
 
     def run(self) -> dict:
+        import socket
+
+        import ray
+
         from ...env import env_from_config
         from .actor import run_actor
         from .service import Replay
+        self._log(f'actor {self.index}: on Ray node {ray.get_runtime_context().get_node_id()[:12]}'
+                  f' ({socket.gethostname()})')
         replay = Replay.find(self.replay_name, self.address,
                              self.cfg.distributed.server_timeout)
         env = env_from_config(self.cfg, seed_offset=self.index)
