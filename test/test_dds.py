@@ -52,3 +52,20 @@ def test_the_socket_check_sees_a_socket_bound_beyond_loopback():
         found = loopback_violations(os.getpid())
         assert f'udp 0.0.0.0:{wide.getsockname()[1]}' in found
         assert not any(f':{s.getsockname()[1]}' in f for s in (local, local6) for f in found)
+
+
+def test_the_socket_check_takes_ipv4_mapped_loopback_for_loopback():
+    """gRPC (Ray) listens on IPv6 sockets bound to ::ffff:127.0.0.1: loopback; :: is not."""
+    import os
+    import socket
+
+    from ros_support import loopback_violations
+    with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as mapped, \
+            socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as wide:
+        mapped.bind(('::ffff:127.0.0.1', 0))
+        wide.bind(('::', 0))
+        mapped.listen()
+        wide.listen()
+        found = loopback_violations(os.getpid())
+        assert f'tcp6 :::{wide.getsockname()[1]}' in found, found
+        assert not any(f':{mapped.getsockname()[1]}' in f for f in found), found
