@@ -148,21 +148,8 @@ def _processes_of(run: Path) -> list:
 
 
 def _descendants(pid: int) -> list:
-    children = {}
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                stat = Path(f'/proc/{entry}/stat').read_text()
-            except OSError:
-                continue
-            ppid = int(stat.rsplit(')', 1)[1].split()[1])
-            children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
+    from rl_f1_driver.learn.distributed.ray_reaper import descendants
+    return list(descendants(pid))
 
 
 def _actor_pid(log: Path, nth: int = 1) -> int:
@@ -418,7 +405,7 @@ def test_the_replay_follows_the_config():
     assert info['min_size'] == cfg.train.initial_collect_steps
     # n_step 2: sequences of 3 steps; each step carries its weights' version and actor.
     assert settings['length'] == 3
-    leaves = replay.leaf_specs(cfg, agent)
+    leaves = replay.leaf_specs(agent)
     assert ((), 'int64') in leaves and ((), 'int32') in leaves
     obs = agent.collect_data_spec.observation
     assert (tuple(obs.shape), obs.dtype.name) in leaves

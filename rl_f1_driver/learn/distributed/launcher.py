@@ -62,9 +62,6 @@ class EnvActor:
     def stop(self) -> None:
         self.stop_event.set()
 
-    def pid(self) -> int:
-        return os.getpid()
-
 
 class _Fleet:
     """The N actors of one run and their `run` calls."""

@@ -59,9 +59,8 @@ class RaySource:
         self.agent, self.global_step, self.env_steps = agent, global_step, env_steps
         self.control = replay.control_variable()
         self.control.assign([0, self.session])
-        theirs = [tuple(x) for x in self.replay.call('signature')]
-        ours = [tuple(x) for x in replay.leaf_specs(self.cfg, agent)]
-        if [(tuple(s), d) for s, d in theirs] != [(tuple(s), d) for s, d in ours]:
+        if [(tuple(shape), dtype) for shape, dtype in self.replay.call('signature')] \
+                != replay.leaf_specs(agent):
             raise UserError(f'{self.replay.what()} stores other steps than this learner '
                             'trains on: start it with the learner\'s config')
         self._data_spec = tensor_spec.from_spec(replay.replay_data_spec(agent))
@@ -118,7 +117,7 @@ class RaySource:
     def warm_up(self, resume: bool, log: Log) -> None:
         self._base_steps = int(self.env_steps.numpy())
         self.push()  # actors wait for these (a resumed learner serves its checkpoint's)
-        min_size = max(self.cfg.train.batch_size, self.cfg.train.initial_collect_steps)
+        min_size = self._info()['min_size']   # the replay's: it samples from then on
         log(f'learner: weights pushed to {self.replay.what()}; waiting for the actors to fill '
             f'the replay buffer to {min_size:,} sequences')
         t0 = last = time.perf_counter()

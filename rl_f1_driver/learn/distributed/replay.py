@@ -56,7 +56,7 @@ def replay_data_spec(agent):
     return agent.collect_data_spec._replace(policy_info=tag_spec())
 
 
-def leaf_specs(cfg: Config, agent) -> list:
+def leaf_specs(agent) -> list:
     """(shape, dtype) of each leaf of one step, as the replay stores it."""
     import tensorflow as tf
     from tf_agents.specs import tensor_spec
@@ -123,7 +123,7 @@ def spec_agent(cfg: Config, env=None):
 def service_settings(cfg: Config, agent) -> dict:
     """The replay service's settings from the config (start_service's keywords)."""
     tc, dc = cfg.train, cfg.distributed
-    return dict(leaves=leaf_specs(cfg, agent), capacity=tc.replay_capacity,
+    return dict(leaves=leaf_specs(agent), capacity=tc.replay_capacity,
                 length=tc.n_step + 1, samples_per_insert=dc.samples_per_insert,
                 min_size=max(tc.batch_size, tc.initial_collect_steps),
                 # How many samples the learner may run ahead of (or behind) the ratio before

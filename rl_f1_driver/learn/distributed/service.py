@@ -154,18 +154,10 @@ class Replay:
     def what(self) -> str:
         return f'replay {self.name!r} on the Ray cluster at {self.address}'
 
-    def call(self, method: str, *args, timeout: Optional[float] = None, **kwargs):
-        import ray
-        from ray import exceptions as rex
-        timeout = self.timeout if timeout is None else timeout
-        try:
-            return ray.get(getattr(self.actor, method).remote(*args, **kwargs), timeout=timeout)
-        except rex.GetTimeoutError:
-            raise ReplayServerLost(f'{self.what()} did not answer within {timeout:g} s; is its '
-                                   '`rl-f1 replay-server` (or learner) still running?') from None
-        except (rex.RayActorError, rex.RaySystemError) as exc:
-            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
-            raise ReplayServerLost(f'{self.what()} is gone ({first})') from None
+    def call(self, method: str, *args, timeout: Optional[float] = None):
+        """`method`'s result, waited for at most `timeout` s (default: the handle's)."""
+        return self.result(self.submit(method, *args),
+                           self.timeout if timeout is None else timeout)
 
     def submit(self, method: str, *args):
         """An asynchronous call: its ObjectRef (see `result`)."""
@@ -177,8 +169,8 @@ class Replay:
         try:
             return ray.get(ref, timeout=timeout)
         except rex.GetTimeoutError:
-            raise ReplayServerLost(f'{self.what()} did not answer within {timeout:g} s') \
-                from None
+            raise ReplayServerLost(f'{self.what()} did not answer within {timeout:g} s; is its '
+                                   '`rl-f1 replay-server` (or learner) still running?') from None
         except (rex.RayActorError, rex.RaySystemError) as exc:
             first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:120]
             raise ReplayServerLost(f'{self.what()} is gone ({first})') from None
